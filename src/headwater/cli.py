@@ -1,0 +1,153 @@
+"""The `headwater` command: one click group, verbs named for what an operator does.
+
+Every command takes `--config FILE` (else $HEADWATER_CONFIG, else ./headwater.yaml). Config errors
+end the command with exit code 2 and a message naming the file, the key and the problem.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from headwater import __version__
+from headwater.config import Config, ConfigError, load_config
+from headwater.settings import DECLARED
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Config file (default: $HEADWATER_CONFIG, else ./headwater.yaml, else embedded defaults).",
+    )(func)
+
+
+def load_or_exit(config_path: str | None, overrides: dict[str, Any] | None = None) -> Config:
+    try:
+        return load_config(config_path, overrides=overrides)
+    except ConfigError as exc:
+        click.echo(f"headwater: config error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="headwater")
+def main() -> None:
+    """Headwater: collect behavioural events from your apps and keep them in your own warehouse."""
+
+
+@main.command()
+@config_option
+@click.option("--port", type=int, default=None, help="Override collect.port.")
+@click.option("--workers", type=int, default=None, help="Override collect.workers (0: one per core).")
+@click.option("--data-dir", default=None, help="Override data_dir.")
+def up(config_path: str | None, port: int | None, workers: int | None, data_dir: str | None) -> None:
+    """Run every stage on this machine until stopped (Ctrl-C or SIGTERM stops it cleanly)."""
+    from headwater.logs import configure_logging
+    from headwater.supervisor import AlreadyRunningError, Supervisor
+
+    config = load_or_exit(config_path, {"collect.port": port, "collect.workers": workers, "data_dir": data_dir})
+    configure_logging(config["log_level"])
+    try:
+        code = Supervisor(config).run()
+    except AlreadyRunningError as exc:
+        click.echo(f"headwater: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
+
+
+@main.group("log")
+def log_group() -> None:
+    """Look into the event log."""
+
+
+@log_group.command("tail")
+@config_option
+@click.option("-n", "--lines", "count", type=int, default=20, show_default=True, help="How many of the newest events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive.")
+@click.option("--source", default=None, help="Only events of this source id.")
+@click.option("--json", "as_json", is_flag=True, help="Print each stored event as one JSON line.")
+def log_tail(config_path: str | None, count: int, follow: bool, source: str | None, as_json: bool) -> None:
+    """Show the newest events in the log, to check that data arrives."""
+    from headwater.log import open_log
+    from headwater.log.settings import LogSettings
+
+    config = load_or_exit(config_path)
+    event_log = open_log(LogSettings.from_config(config))
+    try:
+        records = [r for r in event_log.tail(count if source is None else count * 20) if _keep(r, source)]
+        for record in records[-count:]:
+            click.echo(_format_record(record, as_json))
+        if not follow:
+            return
+        positions = event_log.end_offsets()
+        while True:
+            time.sleep(0.5)
+            for partition in event_log.partitions():
+                start = positions.get(partition, event_log.start_offsets().get(partition, 0))
+                batch = event_log.read(partition, start)
+                for record in batch:
+                    if _keep(record, source):
+                        click.echo(_format_record(record, as_json))
+                if batch:
+                    positions[partition] = batch[-1].offset + 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        event_log.close()
+
+
+def _keep(record: Any, source: str | None) -> bool:
+    return source is None or record.source_id == source
+
+
+def _format_record(record: Any, as_json: bool) -> str:
+    if as_json:
+        return str(record.payload.decode())
+    try:
+        event = orjson.loads(record.payload)
+    except orjson.JSONDecodeError:
+        return f"{record.partition}:{record.offset} <unreadable payload>"
+    when = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    kind = event.get("type", "?")
+    name = event.get("event") or event.get("name") or (event.get("properties") or {}).get("name") or ""
+    who = event.get("userId") or event.get("anonymousId") or ""
+    return f"{when}  {record.partition}:{record.offset:<8} {record.source_id:<10} {kind:<9} {name!s:<24} {who}"
+
+
+@main.command("config")
+@config_option
+@click.option("--check", is_flag=True, help="Only validate; print nothing on success.")
+def config_cmd(config_path: str | None, check: bool) -> None:
+    """Print the resolved settings and where each came from (default, file, env, flag)."""
+    config = load_or_exit(config_path)
+    if check:
+        return
+    click.echo(f"# config file: {config.path or '(none)'}")
+    for key in DECLARED:
+        click.echo(f"{key} = {config[key]!r}  # {config.origins[key]}")
+    click.echo(f"sources = {', '.join(s.name + ('' if s.enabled else ' (disabled)') for s in config.sources) or '(none)'}")
+
+
+def _register_optional_commands() -> None:
+    """Stages contribute their own commands; a stage that is not installed simply adds none."""
+    try:
+        from headwater.demo.command import demo
+    except ImportError:
+        return
+    main.add_command(demo)
+
+
+_register_optional_commands()
+
+__all__ = ["main"]
