@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 import uvloop
 
-from headwater.collect.worker import bind_socket
+from headwater.collect.listen import bind_socket
 
 OK_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"2")]
 

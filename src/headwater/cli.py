@@ -17,6 +17,7 @@ import orjson
 
 from headwater import __version__
 from headwater.config import Config, ConfigError, load_config
+from headwater.demo.command import demo
 from headwater.settings import DECLARED
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,15 +140,6 @@ def config_cmd(config_path: str | None, check: bool) -> None:
     click.echo(f"sources = {', '.join(s.name + ('' if s.enabled else ' (disabled)') for s in config.sources) or '(none)'}")
 
 
-def _register_optional_commands() -> None:
-    """Stages contribute their own commands; a stage that is not installed simply adds none."""
-    try:
-        from headwater.demo.command import demo
-    except ImportError:
-        return
-    main.add_command(demo)
-
-
-_register_optional_commands()
+main.add_command(demo)
 
 __all__ = ["main"]

@@ -18,13 +18,13 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import sys
 from types import FrameType
 
 import uvicorn
 
 from headwater.collect.app import create_app
+from headwater.collect.listen import bind_socket
 from headwater.collect.settings import CollectSettings
 from headwater.config import Config, ConfigError, load_config, load_sources
 from headwater.control import SourceRegistry, effective_sources
@@ -33,18 +33,6 @@ from headwater.log.settings import LogSettings
 from headwater.logs import configure_logging, get_logger
 
 log = get_logger("headwater.collect.worker")
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket that other workers may bind too (SO_REUSEPORT): the kernel balances between them."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(4096)
-    sock.setblocking(False)
-    return sock
 
 
 class SourceWatcher:
@@ -106,7 +94,7 @@ async def serve(config: Config, index: int) -> None:
             log_config=None,
             server_header=False,
             timeout_keep_alive=65,
-            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+            timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
         )
     )
     watcher = SourceWatcher(config, registry)
@@ -147,14 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(config["log_level"])
     signal.signal(signal.SIGTERM, _note_signal)
     signal.signal(signal.SIGINT, _note_signal)
-    try:
-        import uvloop
+    import uvloop
 
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.run
     with contextlib.suppress(KeyboardInterrupt):
-        runner(serve(config, args.index))
+        uvloop.run(serve(config, args.index))
     return 0
 
 
@@ -162,4 +146,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["SourceWatcher", "bind_socket", "main", "serve"]
+__all__ = ["SourceWatcher", "main", "serve"]
