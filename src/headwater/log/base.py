@@ -43,7 +43,7 @@ class LogWriter(Protocol):
         ...
 
     async def append(self, entries: Sequence[tuple[str, bytes]]) -> int:
-        """Append (source_id, payload) entries as one unit and return the first offset once they are durable."""
+        """Append (source_id, payload) entries as one unit; return the first offset once they are durable."""
         ...
 
     async def aclose(self) -> None:
@@ -99,7 +99,9 @@ class EventLog(Protocol):
         """The oldest offset still held, per partition (retention moves it)."""
         ...
 
-    def read(self, partition: int, offset: int, max_records: int = 1000, max_bytes: int = 16 << 20) -> list[Record]:
+    def read(
+        self, partition: int, offset: int, max_records: int = 1000, max_bytes: int = 16 << 20
+    ) -> list[Record]:
         """Complete, checksum-valid records from `offset` on; never a torn or unwritten one."""
         ...
 

@@ -11,18 +11,40 @@ from headwater.settings import declare
 if TYPE_CHECKING:
     from headwater.config import Config
 
-BACKEND = declare("log.backend", "str", "embedded",
-                  "Where accepted events are kept: embedded segment files (one machine).", choices=("embedded",))
-SEGMENT_BYTES = declare("log.segment_bytes", "bytes", "64MiB",
-                        "Size at which a partition rolls to a new segment file.", minimum=4096)
-FSYNC = declare("log.fsync", "bool", True,
-                "fsync before acknowledging; turning it off trades crash safety for speed (tests only).")
-RETENTION_HOURS = declare("log.retention_hours", "float", 168.0,
-                          "Delete segments older than this once every consumer has read past them (0: keep).",
-                          minimum=0)
-RETENTION_BYTES = declare("log.retention_bytes", "bytes", "20GiB",
-                          "Delete the oldest read segments while the log is larger than this (0: no cap).",
-                          minimum=0)
+BACKEND = declare(
+    "log.backend",
+    "str",
+    "embedded",
+    "Where accepted events are kept: embedded segment files (one machine).",
+    choices=("embedded",),
+)
+SEGMENT_BYTES = declare(
+    "log.segment_bytes",
+    "bytes",
+    "64MiB",
+    "Size at which a partition rolls to a new segment file.",
+    minimum=4096,
+)
+FSYNC = declare(
+    "log.fsync",
+    "bool",
+    True,
+    "fsync before acknowledging; turning it off trades crash safety for speed (tests only).",
+)
+RETENTION_HOURS = declare(
+    "log.retention_hours",
+    "float",
+    168.0,
+    "Delete segments older than this once every consumer has read past them (0: keep).",
+    minimum=0,
+)
+RETENTION_BYTES = declare(
+    "log.retention_bytes",
+    "bytes",
+    "20GiB",
+    "Delete the oldest read segments while the log is larger than this (0: no cap).",
+    minimum=0,
+)
 
 
 @dataclass(frozen=True, slots=True)
