@@ -48,15 +48,22 @@ def free_port() -> int:
 def web_event(n: int) -> dict[str, object]:
     """An event shaped like @rudderstack/analytics-js sends (about 400 bytes)."""
     return {
-        "type": "track", "event": "Product Viewed", "channel": "web",
-        "anonymousId": str(uuid.UUID(int=n * 7919 + 1)), "userId": f"user-{n % 500}",
+        "type": "track",
+        "event": "Product Viewed",
+        "channel": "web",
+        "anonymousId": str(uuid.UUID(int=n * 7919 + 1)),
+        "userId": f"user-{n % 500}",
         "messageId": str(uuid.UUID(int=n * 104729 + 3)),
         "properties": {"product_id": f"sku-{n % 97}", "price": 19.99, "category": "shoes"},
-        "context": {"library": {"name": "RudderLabs JavaScript SDK", "version": "3.34.1"},
-                    "page": {"path": "/p/shoes", "url": "https://shop.example.com/p/shoes"},
-                    "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", "locale": "en-US",
-                    "sessionId": 1764000000000},
-        "originalTimestamp": "2026-11-24T10:00:00.100Z", "sentAt": "2026-11-24T10:00:00.123Z",
+        "context": {
+            "library": {"name": "RudderLabs JavaScript SDK", "version": "3.34.1"},
+            "page": {"path": "/p/shoes", "url": "https://shop.example.com/p/shoes"},
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0",
+            "locale": "en-US",
+            "sessionId": 1764000000000,
+        },
+        "originalTimestamp": "2026-11-24T10:00:00.100Z",
+        "sentAt": "2026-11-24T10:00:00.123Z",
         "integrations": {"All": True},
     }
 
@@ -73,15 +80,33 @@ _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(url: str, path: str, body: Path, seconds: int, connections: int, delay_ms: float = 0) -> Run:
-    env = dict(os.environ, BENCH_BODY=str(body), BENCH_PATH=path, BENCH_AUTH=AUTH, BENCH_DELAY_MS=str(delay_ms))
+    env = dict(
+        os.environ, BENCH_BODY=str(body), BENCH_PATH=path, BENCH_AUTH=AUTH, BENCH_DELAY_MS=str(delay_ms)
+    )
     out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s",
-         str(HERE / "scenarios" / "post.lua"), url],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(HERE / "scenarios" / "post.lua"),
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lat = {m.group(1): float(m.group(2)) * _UNIT[m.group(3)]
-           for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M)}
+    lat = {
+        m.group(1): float(m.group(2)) * _UNIT[m.group(3)]
+        for m in re.finditer(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", out, re.M)
+    }
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     count = int(errors.group(1)) if errors else 0
@@ -104,14 +129,21 @@ def wait_up(url: str, timeout: float = 30) -> None:
 def start_headwater(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     config = workdir / "headwater.yaml"
-    config.write_text(yaml.safe_dump({
-        "data_dir": str(workdir / "data"),
-        "collect": {"port": port, "host": "127.0.0.1", "workers": workers},
-        "log": {"fsync": True},
-        "sources": [{"name": "bench", "write_key": KEY}],
-    }))
-    process = subprocess.Popen([sys.executable, "-m", "headwater", "up", "--config", str(config)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(workdir / "data"),
+                "collect": {"port": port, "host": "127.0.0.1", "workers": workers},
+                "log": {"fsync": True},
+                "sources": [{"name": "bench", "write_key": KEY}],
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headwater", "up", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_up(url)
     return process, url
@@ -131,7 +163,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
@@ -142,16 +176,24 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="headwater-bench-"))
     batch_body = workdir / "batch.json"
-    batch_body.write_bytes(orjson.dumps({"batch": [web_event(n) for n in range(100)],
-                                         "sentAt": "2026-11-24T10:00:00.123Z"}))
+    batch_body.write_bytes(
+        orjson.dumps({"batch": [web_event(n) for n in range(100)], "sentAt": "2026-11-24T10:00:00.123Z"})
+    )
     track_body = workdir / "track.json"
     track_body.write_bytes(orjson.dumps(web_event(1)))
-    print(f"batch body {batch_body.stat().st_size} bytes (100 events); track body {track_body.stat().st_size} bytes")
-    print(f"{args.rounds} rounds x {args.seconds}s, wrk -c {args.connections}, {args.workers} workers, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"batch body {batch_body.stat().st_size} bytes (100 events); "
+        f"track body {track_body.stat().st_size} bytes"
+    )
+    print(
+        f"{args.rounds} rounds x {args.seconds}s, wrk -c {args.connections}, {args.workers} workers, "
+        f"{os.cpu_count()} cores\n"
+    )
 
     scenarios = {"batch": ("/v1/batch", batch_body, 100), "track": ("/v1/track", track_body, 1)}
-    results: dict[str, dict[str, list[Run]]] = {s: {"headwater": [], "ceiling": [], "half": []} for s in scenarios}
+    results: dict[str, dict[str, list[Run]]] = {
+        s: {"headwater": [], "ceiling": [], "half": []} for s in scenarios
+    }
     for round_no in range(args.rounds):
         for name, (path, body, _) in scenarios.items():
             ceiling, ceiling_url = start_ceiling(args.workers)
@@ -173,9 +215,12 @@ def main() -> None:
                 stop(server)
                 shutil.rmtree(round_dir, ignore_errors=True)
             r = results[name]
-            print(f"round {round_no + 1} {name}: headwater {r['headwater'][-1].rps:,.0f} req/s, "
-                  f"ceiling {r['ceiling'][-1].rps:,.0f} req/s, half-load {r['half'][-1].rps:,.0f} req/s "
-                  f"p99 {r['half'][-1].p99_ms:.2f} ms", flush=True)
+            print(
+                f"round {round_no + 1} {name}: headwater {r['headwater'][-1].rps:,.0f} req/s, "
+                f"ceiling {r['ceiling'][-1].rps:,.0f} req/s, half-load {r['half'][-1].rps:,.0f} req/s "
+                f"p99 {r['half'][-1].p99_ms:.2f} ms",
+                flush=True,
+            )
 
     print("\nmedians")
     for name, (_, _, per_request) in scenarios.items():
@@ -189,11 +234,15 @@ def main() -> None:
         half_p99 = statistics.median(x.p99_ms for x in r["half"])
         errors = sum(x.errors for x in r["headwater"] + r["half"])
         unit = "events/s" if per_request > 1 else "requests/s"
-        print(f"{name:6} headwater {hw * per_request:>10,.0f} {unit} ({hw:,.0f} req/s)  "
-              f"ceiling {ceil * per_request:>10,.0f}  ratio {hw / ceil:.2f}")
+        print(
+            f"{name:6} headwater {hw * per_request:>10,.0f} {unit} ({hw:,.0f} req/s)  "
+            f"ceiling {ceil * per_request:>10,.0f}  ratio {hw / ceil:.2f}"
+        )
         print(f"{'':6} at max load   p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
-        print(f"{'':6} at half load  ({half_rps * per_request:,.0f} {unit}) p50 {half_p50:6.2f} ms  "
-              f"p99 {half_p99:6.2f} ms   non-2xx/socket errors {errors}")
+        print(
+            f"{'':6} at half load  ({half_rps * per_request:,.0f} {unit}) p50 {half_p50:6.2f} ms  "
+            f"p99 {half_p99:6.2f} ms   non-2xx/socket errors {errors}"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
 
 

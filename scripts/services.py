@@ -27,7 +27,9 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
 
 def apt_install(*packages: str) -> None:
     if shutil.which("apt-get") is None:
-        raise SystemExit(f"services: cannot install {' '.join(packages)}: no apt-get here; install them by hand")
+        raise SystemExit(
+            f"services: cannot install {' '.join(packages)}: no apt-get here; install them by hand"
+        )
     subprocess.run(["apt-get", "update", "-qq"], check=False)
     subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True)
 
@@ -40,8 +42,12 @@ def start_nats() -> None:
         binary = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
     store = STATE / "nats"
     store.mkdir(parents=True, exist_ok=True)
-    subprocess.Popen([binary, "-a", "127.0.0.1", "-p", "4222", "-js", "-sd", str(store)],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    subprocess.Popen(
+        [binary, "-a", "127.0.0.1", "-p", "4222", "-js", "-sd", str(store)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def start_postgres() -> None:
@@ -52,7 +58,7 @@ def start_postgres() -> None:
     deadline = time.monotonic() + 30
     while not listening(5432) and time.monotonic() < deadline:
         time.sleep(0.2)
-    subprocess.run(["su", "postgres", "-c", "psql -qc \"ALTER USER postgres PASSWORD NULL\""], check=False)
+    subprocess.run(["su", "postgres", "-c", 'psql -qc "ALTER USER postgres PASSWORD NULL"'], check=False)
     subprocess.run(["su", "postgres", "-c", "createdb test"], check=False, capture_output=True)
 
 

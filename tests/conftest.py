@@ -42,8 +42,13 @@ def write_config(
 ) -> Path:
     document: dict[str, Any] = {
         "data_dir": str(directory / "data"),
-        "collect": {"port": port, "host": "127.0.0.1", "workers": workers, "reload_interval_seconds": 0.2,
-                    **(collect or {})},
+        "collect": {
+            "port": port,
+            "host": "127.0.0.1",
+            "workers": workers,
+            "reload_interval_seconds": 0.2,
+            **(collect or {}),
+        },
         "sources": [
             {"name": "web", "write_key": WEB_KEY, "enabled": True},
             {"name": "off", "write_key": OFF_KEY, "enabled": False},
@@ -98,11 +103,15 @@ class RunningHeadwater:
         """Parsed stored events matching `where`, waiting until at least `count` of them exist."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [e for e in (orjson.loads(r.payload) for r in self.records()) if where is None or where(e)]
+            found = [
+                e for e in (orjson.loads(r.payload) for r in self.records()) if where is None or where(e)
+            ]
             if count is None or len(found) >= count:
                 return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"expected at least {count} matching events, found {len(found)}: {found[:5]}")
+                raise AssertionError(
+                    f"expected at least {count} matching events, found {len(found)}: {found[:5]}"
+                )
             time.sleep(0.1)
 
     def worker_pids(self) -> list[int]:
@@ -124,7 +133,9 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, tim
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"headwater up exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
+            raise AssertionError(
+                f"headwater up exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
+            )
         try:
             if httpx.get(url + "/health", timeout=1.0).status_code == 200:
                 return
@@ -149,7 +160,10 @@ def start_headwater(
     with log_path.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "headwater", "up", "--config", str(config_path)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}"
     running = RunningHeadwater(url, WEB_KEY, OFF_KEY, directory / "data", config_path, process, log_path)
@@ -164,7 +178,7 @@ def start_headwater(
 
 @pytest.fixture(scope="session")
 def headwater(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHeadwater]:
-    """One shared `headwater up` for tests that only send and read back (filter events by something unique)."""
+    """One shared `headwater up` for tests that send and read back (filter by something unique)."""
     running = start_headwater(tmp_path_factory.mktemp("headwater-up"))
     yield running
     code = running.stop()

@@ -57,7 +57,9 @@ def up(config_path: str | None, port: int | None, workers: int | None, data_dir:
     from headwater.logs import configure_logging
     from headwater.supervisor import AlreadyRunningError, Supervisor
 
-    config = load_or_exit(config_path, {"collect.port": port, "collect.workers": workers, "data_dir": data_dir})
+    config = load_or_exit(
+        config_path, {"collect.port": port, "collect.workers": workers, "data_dir": data_dir}
+    )
     configure_logging(config["log_level"])
     try:
         code = Supervisor(config).run()
@@ -74,7 +76,9 @@ def log_group() -> None:
 
 @log_group.command("tail")
 @config_option
-@click.option("-n", "--lines", "count", type=int, default=20, show_default=True, help="How many of the newest events.")
+@click.option(
+    "-n", "--lines", "count", type=int, default=20, show_default=True, help="How many of the newest events."
+)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they arrive.")
 @click.option("--source", default=None, help="Only events of this source id.")
 @click.option("--json", "as_json", is_flag=True, help="Print each stored event as one JSON line.")
@@ -123,7 +127,9 @@ def _format_record(record: Any, as_json: bool) -> str:
     kind = event.get("type", "?")
     name = event.get("event") or event.get("name") or (event.get("properties") or {}).get("name") or ""
     who = event.get("userId") or event.get("anonymousId") or ""
-    return f"{when}  {record.partition}:{record.offset:<8} {record.source_id:<10} {kind:<9} {name!s:<24} {who}"
+    return (
+        f"{when}  {record.partition}:{record.offset:<8} {record.source_id:<10} {kind:<9} {name!s:<24} {who}"
+    )
 
 
 @main.command("config")
@@ -137,7 +143,10 @@ def config_cmd(config_path: str | None, check: bool) -> None:
     click.echo(f"# config file: {config.path or '(none)'}")
     for key in DECLARED:
         click.echo(f"{key} = {config[key]!r}  # {config.origins[key]}")
-    click.echo(f"sources = {', '.join(s.name + ('' if s.enabled else ' (disabled)') for s in config.sources) or '(none)'}")
+    click.echo(
+        "sources = "
+        + (", ".join(s.name + ("" if s.enabled else " (disabled)") for s in config.sources) or "(none)")
+    )
 
 
 main.add_command(demo)

@@ -140,7 +140,9 @@ def load_config(
         sources = parse_sources(from_file.get("sources"))
     except SourceConfigError as exc:
         raise ConfigError(where, exc.key, exc.problem) from None
-    return Config(path=path.absolute() if path else None, values=values, sources=tuple(sources), origins=origins)
+    return Config(
+        path=path.absolute() if path else None, values=values, sources=tuple(sources), origins=origins
+    )
 
 
 def load_sources(path: Path) -> list[Source]:

@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = ["DECLARED", "Setting", "declare", "parse_bytes", "parse_value"]
 
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """One configurable value; `kind` is one of int, float, str, bool, or "bytes" for sizes like 4MiB."""
@@ -54,8 +55,19 @@ def declare(
     return setting
 
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
-          "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -114,4 +126,3 @@ def parse_value(setting: Setting, raw: object) -> Any:
     if setting.maximum is not None and value > setting.maximum:
         raise ValueError(f"must be at most {setting.maximum:g}, got {raw!r}")
     return value
-

@@ -79,10 +79,12 @@ class Supervisor:
         return fd
 
     def _resolve_port(self, settings: CollectSettings) -> tuple[int, socket.socket | None]:
-        """Port 0 means any free port; hold it with a non-listening SO_REUSEPORT socket so nobody else takes it."""
+        """Port 0 means any free port, held by a non-listening SO_REUSEPORT socket so nobody else takes it."""
         if settings.port:
             return settings.port, None
-        holder = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
+        holder = socket.socket(
+            socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM
+        )
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         holder.bind((settings.host, 0))
@@ -151,8 +153,10 @@ class Supervisor:
                 continue
             lived = time.monotonic() - child.started
             quick = child.quick_deaths + 1 if lived < 2.0 else 0
-            log.warning("ingest worker exited; restarting",
-                        extra={"worker": index, "pid": child.process.pid, "code": code})
+            log.warning(
+                "ingest worker exited; restarting",
+                extra={"worker": index, "pid": child.process.pid, "code": code},
+            )
             if quick > 3:
                 time.sleep(min(5.0, 0.25 * quick))
             new = self._spawn(index, env)
@@ -166,7 +170,9 @@ class Supervisor:
             log.exception("log retention failed")
             return
         if report.segments_deleted:
-            log.info("log retention", extra={"segments": report.segments_deleted, "bytes": report.bytes_deleted})
+            log.info(
+                "log retention", extra={"segments": report.segments_deleted, "bytes": report.bytes_deleted}
+            )
 
     def _stop_children(self, timeout: float) -> None:
         for child in self._children.values():
@@ -200,6 +206,8 @@ class Supervisor:
             lines.append(f"  source        {source.name} ({state})")
         if not self.config.sources:
             lines.append(f"  demo write key  {sources[0].write_key}")
-            lines.append(f"                  (kept in {self.config.data_dir / 'control' / 'demo-source.yaml'})")
+            lines.append(
+                f"                  (kept in {self.config.data_dir / 'control' / 'demo-source.yaml'})"
+            )
             lines.append("  send traffic: headwater demo")
         print("\n".join(lines), file=self.out, flush=True)

@@ -27,7 +27,9 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_issue_shape_loads(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 data_dir: ./somewhere
 collect:
   port: 9090
@@ -38,11 +40,15 @@ sources:
   - name: ios
     write_key: other-key
     enabled: false
-""")
+""",
+    )
     config = load_config(path, environ={})
     assert config["collect.port"] == 9090
     assert config.data_dir == tmp_path / "somewhere"
-    assert [(s.name, s.enabled, s.id) for s in config.sources] == [("web", True, "web"), ("ios", False, "ios")]
+    assert [(s.name, s.enabled, s.id) for s in config.sources] == [
+        ("web", True, "web"),
+        ("ios", False, "ios"),
+    ]
     assert "2dUZ8nGkAbc" not in repr(config.sources[0])
 
 
@@ -76,8 +82,16 @@ def test_flag_beats_env_beats_file(tmp_path: Path) -> None:
         ("collect:\n  max_body_bytes: lots\n", "collect.max_body_bytes", "size"),
         ("log:\n  fsync: maybe\n", "log.fsync", "true or false"),
         ("sources:\n  - name: web\n", "sources[0].write_key", "required"),
-        ("sources:\n  - {name: a, write_key: k}\n  - {name: b, write_key: k}\n", "sources[1].write_key", "two sources"),
-        ("sources:\n  - {name: a, write_key: k, enabled: sometimes}\n", "sources[0].enabled", "true or false"),
+        (
+            "sources:\n  - {name: a, write_key: k}\n  - {name: b, write_key: k}\n",
+            "sources[1].write_key",
+            "two sources",
+        ),
+        (
+            "sources:\n  - {name: a, write_key: k, enabled: sometimes}\n",
+            "sources[0].enabled",
+            "true or false",
+        ),
         ("sources:\n  - {name: a, write_key: k, colour: red}\n", "sources[0].colour", "unknown key"),
         ("sources: {name: a}\n", "sources", "list"),
         ("- just\n- a list\n", "(top level)", "mapping"),

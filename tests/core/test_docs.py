@@ -16,7 +16,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 def test_generated_blocks_are_current(filename: str) -> None:
     name, render = BLOCKS[filename]
     text = (DOCS / filename).read_text()
-    assert replace_block(text, name, render()) == text, f"run: python -m headwater.reference (docs/{filename})"
+    assert replace_block(text, name, render()) == text, (
+        f"run: python -m headwater.reference (docs/{filename})"
+    )
 
 
 def test_every_setting_is_documented_with_its_env_var() -> None:

@@ -38,7 +38,12 @@ def make_event(sender: int, n: int) -> dict[str, Any]:
         "anonymousId": f"anon-{sender}",
         "userId": f"user-{sender}" if n % 3 else "",
         "messageId": str(uuid.uuid4()),
-        "properties": {"n": n, "sender": sender, "pad": "x" * random.randint(0, 600), "nested": {"k": [1, 2.5, None]}},
+        "properties": {
+            "n": n,
+            "sender": sender,
+            "pad": "x" * random.randint(0, 600),
+            "nested": {"k": [1, 2.5, None]},
+        },
         "context": {"library": {"name": "crash-test", "version": "1"}},
         "originalTimestamp": "2026-11-24T10:00:00.000Z",
         "sentAt": "2026-11-24T10:00:00.100Z",
@@ -55,10 +60,13 @@ async def send_until(url: str, stop: asyncio.Event, sender: int, acked: dict[str
             n += size
             try:
                 if size == 1:
-                    response = await client.post(f"{url}/v1/track", content=orjson.dumps(events[0]), headers=AUTH)
+                    response = await client.post(
+                        f"{url}/v1/track", content=orjson.dumps(events[0]), headers=AUTH
+                    )
                 else:
-                    response = await client.post(f"{url}/v1/batch", content=orjson.dumps({"batch": events}),
-                                                 headers=AUTH)
+                    response = await client.post(
+                        f"{url}/v1/batch", content=orjson.dumps({"batch": events}), headers=AUTH
+                    )
             except httpx.HTTPError:
                 await asyncio.sleep(0.01)
                 continue
@@ -157,7 +165,15 @@ def test_sigkilled_workers_lose_nothing_acknowledged(tmp_path: Path) -> None:
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged events are missing"
     for message_id, sent in acked.items():
         for copy in stored[message_id]:
-            for key in ("type", "event", "anonymousId", "properties", "context", "originalTimestamp", "sentAt"):
+            for key in (
+                "type",
+                "event",
+                "anonymousId",
+                "properties",
+                "context",
+                "originalTimestamp",
+                "sentAt",
+            ):
                 assert copy[key] == sent[key], (message_id, key)
             assert copy["userId"] == sent["userId"]
     # Exactly once in the log for what was acknowledged once: a duplicate can only come from a retry,

@@ -42,7 +42,10 @@ def test_bare_up_makes_a_demo_source_and_keeps_it(tmp_path: Path) -> None:
         with out_path.open("wb") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", "headwater", "up", "--port", str(port), "--workers", "1"],
-                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         try:
             wait_healthy(f"http://127.0.0.1:{port}", process, out_path)
@@ -62,8 +65,12 @@ def test_bare_up_makes_a_demo_source_and_keeps_it(tmp_path: Path) -> None:
 def test_config_error_names_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "headwater.yaml"
     bad.write_text("collect:\n  port: eighty\n")
-    result = subprocess.run([sys.executable, "-m", "headwater", "up", "--config", str(bad)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "headwater", "up", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert str(bad) in result.stderr and "collect.port" in result.stderr and "whole number" in result.stderr
 
@@ -71,7 +78,9 @@ def test_config_error_names_file_and_key(tmp_path: Path) -> None:
 def test_second_up_on_the_same_data_dir_is_refused(headwater: RunningHeadwater) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "headwater", "up", "--config", str(headwater.config_path), "--port", "0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "another `headwater up`" in result.stderr
@@ -87,9 +96,13 @@ def test_sources_reload_on_file_change_and_sighup(tmp_path: Path) -> None:
         document["sources"][1]["enabled"] = True
         document["sources"].append({"name": "ios", "write_key": "2dUZ8nGkNewKey", "enabled": True})
         running.config_path.write_text(yaml.safe_dump(document))
-        _eventually(lambda: track(running.url, WEB_KEY).status_code == 404 and
-                    track(running.url, OFF_KEY).status_code == 200 and
-                    track(running.url, "2dUZ8nGkNewKey").status_code == 200)
+        _eventually(
+            lambda: (
+                track(running.url, WEB_KEY).status_code == 404
+                and track(running.url, OFF_KEY).status_code == 200
+                and track(running.url, "2dUZ8nGkNewKey").status_code == 200
+            )
+        )
         # Every worker has the new sources, not just the one that answered first.
         for _ in range(20):
             assert track(running.url, WEB_KEY).status_code == 404
@@ -125,8 +138,11 @@ def test_sigterm_finishes_in_flight_requests_and_exits_zero(tmp_path: Path) -> N
         with httpx.Client(timeout=10) as client:
             while not stop.is_set():
                 ids = [str(uuid.uuid4()) for _ in range(50)]
-                body = {"batch": [{"type": "track", "event": "Drain", "anonymousId": "a", "messageId": m}
-                                  for m in ids]}
+                body = {
+                    "batch": [
+                        {"type": "track", "event": "Drain", "anonymousId": "a", "messageId": m} for m in ids
+                    ]
+                }
                 try:
                     response = client.post(f"{running.url}/v1/batch", json=body, headers=basic(WEB_KEY))
                 except httpx.HTTPError:
@@ -173,13 +189,19 @@ def test_metrics_aggregate_every_worker(tmp_path: Path) -> None:
         with httpx.Client(timeout=10) as client:
             for _ in range(40):
                 # New connections, so SO_REUSEPORT spreads them over both workers.
-                client.post(f"{running.url}/v1/track", headers={**basic(WEB_KEY), "Connection": "close"},
-                            json={"anonymousId": "m", "event": "Metric"})
+                client.post(
+                    f"{running.url}/v1/track",
+                    headers={**basic(WEB_KEY), "Connection": "close"},
+                    json={"anonymousId": "m", "event": "Metric"},
+                )
         text = httpx.get(f"{running.url}/metrics", timeout=10).text
     finally:
         assert running.stop() == 0
-    accepted = [line for line in text.splitlines()
-                if line.startswith("headwater_collect_events_accepted_total") and not line.startswith("#")]
+    accepted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("headwater_collect_events_accepted_total") and not line.startswith("#")
+    ]
     assert accepted, text[:2000]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in accepted) == 40
 
@@ -187,8 +209,12 @@ def test_metrics_aggregate_every_worker(tmp_path: Path) -> None:
 def test_log_tail_shows_the_newest_events(headwater: RunningHeadwater) -> None:
     marker = f"Tail {uuid.uuid4().hex[:8]}"
     assert track(headwater.url, headwater.write_key, event=marker).status_code == 200
-    result = subprocess.run([sys.executable, "-m", "headwater", "log", "tail", "-n", "5", "--config",
-                             str(headwater.config_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "headwater", "log", "tail", "-n", "5", "--config", str(headwater.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert marker in result.stdout
     assert "track" in result.stdout

@@ -62,8 +62,10 @@ class SourceWatcher:
             log.error("sources not reloaded: %s", exc, extra={"reason": reason})
             return
         self._registry.replace(sources)
-        log.info("sources reloaded", extra={"reason": reason, "sources": len(sources),
-                                            "enabled": sum(s.enabled for s in sources)})
+        log.info(
+            "sources reloaded",
+            extra={"reason": reason, "sources": len(sources), "enabled": sum(s.enabled for s in sources)},
+        )
 
     async def watch(self, interval: float) -> None:
         while True:
@@ -103,8 +105,9 @@ async def serve(config: Config, index: int) -> None:
     tasks = []
     if settings.reload_interval_seconds > 0 and config.path is not None:
         tasks.append(asyncio.create_task(watcher.watch(settings.reload_interval_seconds)))
-    log.info("ingest worker serving", extra={"worker": index, "partition": writer.partition,
-                                             "port": settings.port})
+    log.info(
+        "ingest worker serving", extra={"worker": index, "partition": writer.partition, "port": settings.port}
+    )
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -119,7 +122,7 @@ async def serve(config: Config, index: int) -> None:
 
 
 def _note_signal(signum: int, frame: FrameType | None) -> None:
-    """uvicorn re-raises the stop signal after its graceful shutdown; this keeps it from killing us before close."""
+    """uvicorn re-raises the stop signal after its graceful shutdown; this keeps it from killing us early."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """Errors of the control plane.
 
-    HeadwaterError
-    └── ControlError
-        └── SourceConfigError     a source entry is malformed (terminal: fix the config file)
+HeadwaterError
+└── ControlError
+    └── SourceConfigError     a source entry is malformed (terminal: fix the config file)
 """
 
 from __future__ import annotations

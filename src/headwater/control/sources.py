@@ -92,7 +92,9 @@ def parse_sources(raw: Any) -> list[Source]:
             raise SourceConfigError(where, "expected a mapping with name, write_key and enabled")
         unknown = sorted(set(entry) - _SOURCE_KEYS)
         if unknown:
-            raise SourceConfigError(f"{where}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(_SOURCE_KEYS))}")
+            raise SourceConfigError(
+                f"{where}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(_SOURCE_KEYS))}"
+            )
         name = entry.get("name")
         if not isinstance(name, str) or not _NAME.match(name):
             raise SourceConfigError(f"{where}.name", "required: letters, digits, '_', '-' or '.', at most 64")
@@ -100,23 +102,31 @@ def parse_sources(raw: Any) -> list[Source]:
         if isinstance(write_key, int) and not isinstance(write_key, bool):
             write_key = str(write_key)
         if not isinstance(write_key, str) or not write_key.strip() or write_key != write_key.strip():
-            raise SourceConfigError(f"{where}.write_key", "required: a non-empty string without surrounding spaces")
+            raise SourceConfigError(
+                f"{where}.write_key", "required: a non-empty string without surrounding spaces"
+            )
         if ":" in write_key:
-            raise SourceConfigError(f"{where}.write_key", "must not contain ':' (it travels as a Basic-auth user)")
+            raise SourceConfigError(
+                f"{where}.write_key", "must not contain ':' (it travels as a Basic-auth user)"
+            )
         enabled = entry.get("enabled", True)
         if not isinstance(enabled, bool):
             raise SourceConfigError(f"{where}.enabled", f"expected true or false, got {enabled!r}")
         source_id = str(entry.get("id") or name)
         mode = entry.get("timestamp_mode", "auto")
         if mode not in ("auto", "rudder", "segment"):
-            raise SourceConfigError(f"{where}.timestamp_mode", f"expected auto, rudder or segment, got {mode!r}")
+            raise SourceConfigError(
+                f"{where}.timestamp_mode", f"expected auto, rudder or segment, got {mode!r}"
+            )
         validation = entry.get("validation", "strict")
         if validation not in ("strict", "lenient"):
             raise SourceConfigError(f"{where}.validation", f"expected strict or lenient, got {validation!r}")
         if name in names:
             raise SourceConfigError(f"{where}.name", f"duplicate source name {name!r}")
         if write_key in keys:
-            raise SourceConfigError(f"{where}.write_key", f"the same write key is used by two sources ({name!r})")
+            raise SourceConfigError(
+                f"{where}.write_key", f"the same write key is used by two sources ({name!r})"
+            )
         if source_id in ids:
             raise SourceConfigError(f"{where}.id", f"duplicate source id {source_id!r}")
         names.add(name)
@@ -127,7 +137,7 @@ def parse_sources(raw: Any) -> list[Source]:
 
 
 def ensure_demo_source(data_dir: Path) -> Source:
-    """With no configured source, `up` makes one and keeps its key in the data directory for the next start."""
+    """With no configured source, `up` makes one and keeps its key in the data dir for the next start."""
     path = data_dir / "control" / "demo-source.yaml"
     if path.exists():
         loaded = yaml.safe_load(path.read_text())
