@@ -204,6 +204,8 @@ def test_metrics_aggregate_every_worker(tmp_path: Path) -> None:
     ]
     assert accepted, text[:2000]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in accepted) == 40
+    fsyncs = [line for line in text.splitlines() if line.startswith("headwater_log_fsync_seconds_count")]
+    assert fsyncs and 1 <= sum(float(line.rsplit(" ", 1)[1]) for line in fsyncs) <= 40, fsyncs
 
 
 def test_log_tail_shows_the_newest_events(headwater: RunningHeadwater) -> None:

@@ -86,6 +86,7 @@ async def serve(config: Config, index: int) -> None:
     writer = event_log.open_writer()
     quarantine = quarantine_log.open_writer()
     app = create_app(settings, registry, writer, quarantine=quarantine)
+    writer.on_fsync = app.metrics.observe_fsync
     sock = bind_socket(settings.host, settings.port)
     server = uvicorn.Server(
         uvicorn.Config(

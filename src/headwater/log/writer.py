@@ -67,6 +67,8 @@ class PartitionWriter:
         self._fsync = fsync
         self._on_close = on_close
         self.stats = WriterStats()
+        # Called from the flush thread with each fsync's duration in seconds (the data plane's histogram).
+        self.on_fsync: Callable[[float], None] | None = None
         # Thread side: touched only by the flush job in the worker thread, or when no flush is running.
         self._fd = recovered.segment_fd
         self._fd_base = recovered.segment_base
@@ -203,8 +205,11 @@ class PartitionWriter:
             self._fd_size += written
             self.stats.bytes += written
         if self._fsync:
+            started = time.perf_counter()
             os.fdatasync(self._fd)
             self.stats.fsyncs += 1
+            if self.on_fsync is not None:
+                self.on_fsync(time.perf_counter() - started)
         os.pwrite(self._wm_fd, pack_watermark(end), 0)
         self.stats.groups += 1
 
