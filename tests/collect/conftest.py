@@ -49,14 +49,18 @@ class MemoryWriter:
         return self._partition
 
     async def append(self, entries: Sequence[tuple[str, bytes]]) -> int:
+        """Like the real writer: the entries are taken at the call, then durability is awaited."""
         self.calls += 1
-        if self.gate is not None:
-            await self.gate.wait()
         if self.fail is not None:
             raise self.fail
         first = len(self.records)
         self.batches.append(list(entries))
+        await self.sync()
         return first
+
+    async def sync(self) -> None:
+        if self.gate is not None:
+            await self.gate.wait()
 
     async def aclose(self) -> None:
         self.closed = True

@@ -329,3 +329,55 @@ def test_when_every_partition_is_held_open_writer_says_so(make_log, monkeypatch)
         log.open_writer()
     for writer in writers:
         writer.close()
+
+
+def test_sync_waits_for_the_group_in_flight_and_returns_at_once_when_idle(make_log, monkeypatch):
+    """sync() is a barrier: it returns only after everything appended before it is durable."""
+    log = make_log()
+    writer = log.open_writer()
+    in_fsync, release = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def slow_fdatasync(fd):
+        in_fsync.set()
+        release.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_fdatasync)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        append = asyncio.ensure_future(writer.append(make_entries(3, "x")))
+        await loop.run_in_executor(None, in_fsync.wait)
+        barrier = asyncio.ensure_future(writer.sync())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        waited = not barrier.done()
+        visible_before = log.end_offsets()[writer.partition]
+        release.set()
+        await barrier
+        visible_after = log.end_offsets()[writer.partition]
+        await append
+        return waited, visible_before, visible_after
+
+    waited, before, after = asyncio.run(main())
+    assert waited, "sync returned while the group was still being fsynced"
+    assert (before, after) == (0, 3)
+    monkeypatch.setattr(os, "fdatasync", real)
+    asyncio.run(writer.sync())  # nothing pending: returns at once
+    close(writer)
+
+
+def test_a_cancelled_wait_does_not_withdraw_the_entries(make_log):
+    log = make_log()
+    writer = log.open_writer()
+
+    async def main():
+        task = asyncio.ensure_future(writer.append(make_entries(2, "kept")))
+        await asyncio.sleep(0)
+        task.cancel()
+        await writer.sync()
+
+    asyncio.run(main())
+    assert [r.offset for r in log.read(writer.partition, 0)] == [0, 1]
+    close(writer)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 from base64 import b64decode
+from functools import lru_cache
 from typing import Any
 
 from headwater.collect.errors import RequestRefused
@@ -32,6 +33,12 @@ def basic_write_key(authorization: bytes | None) -> str | None:
     """The username of a Basic credential, or None (absent, Bearer, malformed, or an empty username)."""
     if not authorization or authorization[:6].lower() != b"basic ":
         return None
+    return _decode_basic(authorization)
+
+
+@lru_cache(maxsize=4096)
+def _decode_basic(authorization: bytes) -> str | None:
+    """Decoded once per distinct header: every request of an SDK carries the same one."""
     try:
         decoded = b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):

@@ -17,7 +17,8 @@ warehouse concerns and do not happen here. Work that is the same for every event
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from hashlib import md5
 from typing import Any
 
@@ -73,6 +74,19 @@ def identifier(value: Any) -> str:
     return text.strip()
 
 
+_EPOCH = datetime(1970, 1, 1)
+_clock: list[Any] = [-1, _EPOCH, ""]
+
+
+def _server_clock() -> tuple[datetime, str]:
+    """Now to the millisecond, as a naive UTC datetime and its stored text (formatted once per ms)."""
+    ms = time.time_ns() // 1_000_000
+    if ms != _clock[0]:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+        _clock[:] = [ms, moment, format_time(moment)]
+    return _clock[1], _clock[2]
+
+
 class Stamp:
     """The per-request constants of enrichment."""
 
@@ -96,9 +110,12 @@ class Stamp:
         batch: dict[str, Any] | None = None,
         now: datetime | None = None,
     ) -> None:
-        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-        self.received = moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
-        self.received_text = format_time(self.received)
+        if now is None:
+            self.received, self.received_text = _server_clock()
+        else:
+            moment = now.astimezone(UTC).replace(tzinfo=None)
+            self.received = moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+            self.received_text = format_time(self.received)
         self.ip = ip
         self.rule: TimeRule = rule
         self.forced_type = forced_type

@@ -43,7 +43,14 @@ class LogWriter(Protocol):
         ...
 
     async def append(self, entries: Sequence[tuple[str, bytes]]) -> int:
-        """Append (source_id, payload) entries as one unit; return the first offset once they are durable."""
+        """Append (source_id, payload) entries as one unit; return the first offset once they are durable.
+
+        Cancelling the caller's wait does not withdraw the entries: they are written all the same.
+        """
+        ...
+
+    async def sync(self) -> None:
+        """Return once everything appended before this call is durable (a barrier; appends nothing)."""
         ...
 
     async def aclose(self) -> None:

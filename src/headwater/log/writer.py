@@ -132,6 +132,14 @@ class PartitionWriter:
         await waiter
         return first
 
+    async def sync(self) -> None:
+        """Wait until everything appended so far is durable: joins the queued group, or the one in flight."""
+        if self._flusher is None:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Adopt the running loop; the writer may be made before any loop exists, or outlive one."""
         if self._flusher is not None or self._pieces:
@@ -159,6 +167,12 @@ class PartitionWriter:
                     if not waiter.done():
                         waiter.set_result(None)
                 waiters = []
+            # Barriers (sync) that arrived while the last group was in flight and found nothing queued.
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            waiters = []
         except asyncio.CancelledError:
             self._broken = "the event loop cancelled a flush in progress"
             _fail(waiters + self._waiters, LogWriteError(self._partition, self._broken, writer_usable=False))
