@@ -211,9 +211,13 @@ def main() -> None:
             try:
                 full = wrk(url, path, body, args.seconds, connections[name])
                 results[name]["headwater"].append(full)
-                # Half load: pace each connection so the offered rate is about half the maximum.
-                per_connection_rps = full.rps / 2 / connections[name]
-                delay_ms = max(0.0, 1000.0 / per_connection_rps - full.p50_ms)
+                # Half load: pace each connection so the offered rate is half the maximum. Latency falls as
+                # load falls, so calibrate the pause on a short trial run and correct it once.
+                target = full.rps / 2
+                delay_ms = max(0.0, 1000.0 * connections[name] / target - full.p50_ms)
+                trial = wrk(url, path, body, 3, connections[name], delay_ms)
+                cycle_ms = 1000.0 * connections[name] / trial.rps
+                delay_ms = max(0.0, delay_ms + 1000.0 * connections[name] / target - cycle_ms)
                 results[name]["half"].append(wrk(url, path, body, args.seconds, connections[name], delay_ms))
             finally:
                 stop(server)
@@ -244,7 +248,8 @@ def main() -> None:
         )
         print(f"{'':6} at max load   p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
         print(
-            f"{'':6} at half load  ({half_rps * per_request:,.0f} {unit}) p50 {half_p50:6.2f} ms  "
+            f"{'':6} at half load  ({half_rps * per_request:,.0f} {unit}, {half_rps / hw:.2f} of max) "
+            f"p50 {half_p50:6.2f} ms  "
             f"p99 {half_p99:6.2f} ms   non-2xx/socket errors {errors}"
         )
     shutil.rmtree(workdir, ignore_errors=True)
