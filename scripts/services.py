@@ -62,9 +62,55 @@ def start_postgres() -> None:
     subprocess.run(["su", "postgres", "-c", "createdb test"], check=False, capture_output=True)
 
 
+def start_redis() -> None:
+    if shutil.which("redis-server") is None:
+        apt_install("redis-server")
+    subprocess.run(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=True,
+    )
+
+
+def start_rabbitmq() -> None:
+    if shutil.which("rabbitmq-server") is None:
+        apt_install("rabbitmq-server")
+    subprocess.run(["rabbitmq-server", "-detached"], check=False)
+
+
+def start_mariadb() -> None:
+    if shutil.which("mariadbd") is None:
+        apt_install("mariadb-server")
+    subprocess.run(
+        [
+            "start-stop-daemon",
+            "--start",
+            "--oknodo",
+            "--background",
+            "--exec",
+            shutil.which("mariadbd") or "/usr/sbin/mariadbd",
+        ],
+        check=False,
+    )
+
+
 SERVICES: dict[str, tuple[int, Callable[[], None]]] = {
     "nats": (4222, start_nats),
     "postgres": (5432, start_postgres),
+    "redis": (6379, start_redis),
+    "rabbitmq": (5672, start_rabbitmq),
+    "mariadb": (3306, start_mariadb),
 }
 
 
@@ -75,7 +121,7 @@ def ensure(name: str) -> None:
         return
     print(f"services: starting {name}")
     start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not listening(port):
         if time.monotonic() > deadline:
             raise SystemExit(f"services: {name} did not start listening on {port}")
