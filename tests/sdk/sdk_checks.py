@@ -3,7 +3,7 @@
 Each SDK test captures what the real SDK sent (request bodies, not what the test asked for: the SDKs
 add ids, timestamps, library info and sometimes move fields), reads the stored events back from the
 log, and hands both here. Keeping the rules in one place makes every SDK held to the same contract
-(shared/reference/ingest-contract.md §2.5, §2.6, §5.1).
+(docs/ingest-api.md, Enrichment and Time).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ SERVER_FIELDS = frozenset(
 IGNORED_FIELDS = frozenset({"writeKey"})
 ID_FIELDS = ("anonymousId", "userId")
 
-# What the stored `timestamp` must be (§5.1; the default `auto` timestamp_mode, docs/ingest-api.md):
+# What the stored `timestamp` must be (the default `auto` timestamp_mode, docs/ingest-api.md, Time):
 # - "corrected": receivedAt - (sentAt - originalTimestamp). RudderStack SDKs (they send originalTimestamp,
 #   no timestamp) and Segment's browser/mobile SDKs (a `timestamp` from a device clock that may be wrong).
 # - "verbatim": the `timestamp` the client sent. Server SDKs (python, node): their clock is trusted.
@@ -156,7 +156,7 @@ def check_event(
         assert got == dict(library), f"context.library: stored {stored_library!r}, want {dict(library)!r}"
     assert stored.get("channel") == channel, f"channel: stored {stored.get('channel')!r}, want {channel!r}"
 
-    # Gateway enrichment (§2.5).
+    # Gateway enrichment (docs/ingest-api.md, Enrichment).
     assert stored.get("request_ip") == "127.0.0.1", f"request_ip: {stored.get('request_ip')!r}"
     want_rudder_id = md5_uuid(norm_id(stored.get("userId")), norm_id(stored.get("anonymousId")))
     assert stored.get("rudderId") == want_rudder_id, (
@@ -167,7 +167,7 @@ def check_event(
         f"receivedAt {received} outside {window.start}..{window.end}"
     )
 
-    # Time fields (§2.6 and the per-event rule of §5.1).
+    # Time fields (docs/ingest-api.md, Time).
     sent_at_raw = sent.get("sentAt") or batch_sent_at
     sent_at = parse_time(sent_at_raw) if sent_at_raw else received
     assert_close(stored_time(stored, "sentAt"), sent_at, "sentAt")

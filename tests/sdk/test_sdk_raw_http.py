@@ -1,8 +1,8 @@
-"""SDKs with no runnable build here, emulated on the wire as the contract's §6 and §7.15 describe them.
+"""SDKs with no runnable build here, emulated on the wire as docs/ingest-api.md describes them.
 
 - Segment analytics-kotlin: always gzip, `Content-Type: text/plain`, the write key only in the body, `/v1/b`.
 - RudderStack Android v1 (core 1.28.0): it sends nothing until `GET /sourceConfig?p=android&v=&bv=` answers
-  with `source.enabled: true`, then posts `/v1/batch` shaped as §6.1 and accepts nothing but a 200.
+  with `source.enabled: true`, then posts its `/v1/batch` and accepts nothing but a 200.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def source_config(headwater: Any, write_key: str) -> httpx.Response:
 
 
 def android_context(anon: str) -> dict[str, Any]:
-    """The context Android core 1.28.0 builds (RudderContext), as in the contract's §6.1 example."""
+    """The context Android core 1.28.0 builds (RudderContext), as the Android v1 SDK sends it."""
     return {
         "app": {"build": "1", "name": "MyApp", "namespace": "com.example.app", "version": "1.0"},
         "device": {
@@ -197,7 +197,7 @@ def android_batch(tag: str, sent_at: datetime, happened: datetime) -> dict[str, 
 
 
 def test_android_v1_source_config_gate(headwater):
-    """The config the uploader waits for: 200, source.enabled true, the fields §3.2 requires."""
+    """The config the uploader waits for: 200, source.enabled true, the fields the SDKs require."""
     response = source_config(headwater, headwater.write_key)
     assert response.status_code == 200, response.text
     source = response.json()["source"]
@@ -222,7 +222,7 @@ def test_android_v1_source_config_refusals(headwater):
 
 
 def test_android_v1_batch(headwater):
-    """After the gate: the §6.1 batch with Basic auth and AnonymousId header gets exactly 200 and lands."""
+    """After the gate: the Android v1 batch (Basic auth, AnonymousId header) gets exactly 200 and lands."""
     assert source_config(headwater, headwater.write_key).json()["source"]["enabled"] is True
     tag = uuid.uuid4().hex
     start = now_ms()
@@ -247,7 +247,7 @@ def test_android_v1_batch(headwater):
         library=library,
     )
     screen = next(e for e in stored if e["type"] == "screen")
-    # The server may add the normalised top-level name (§6.1); if it does, it is the screen's name.
+    # The server may add the normalised top-level name; if it does, it is the screen's name.
     assert screen.get("name", f"Home {tag}") == f"Home {tag}"
     # The skew correction moved the event back by the 4 s between originalTimestamp and sentAt.
     received = datetime.fromisoformat(screen["receivedAt"].replace("Z", "+00:00"))

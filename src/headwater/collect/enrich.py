@@ -1,4 +1,4 @@
-"""What the data plane adds to each accepted event (the gateway's part of the contract, §2.5/§5.1).
+"""What the data plane adds to each accepted event (docs/ingest-api.md, Enrichment and Time).
 
 - `messageId`: kept (trimmed) if the client sent one, else a new UUIDv4;
 - `receivedAt`: the server's clock, one value for the whole request;

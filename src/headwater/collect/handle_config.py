@@ -1,7 +1,7 @@
 """Configuration the SDKs download before they send: RudderStack's sourceConfig and Segment's settings.
 
-`/sourceConfig` (and `/sourceConfig/`, which the JS SDK uses) answers the minimal document of the
-contract's §3.2 for the authenticated source: no destinations, SDK error and metrics reporting off,
+`/sourceConfig` (and `/sourceConfig/`, which the JS SDK uses) answers the minimal document
+(docs/ingest-api.md) for the authenticated source: no destinations, SDK error and metrics reporting off,
 no `dataplanes` (so the SDK keeps the data plane URL the app configured). The Android and iOS v1 SDKs
 send nothing until this download succeeds with `enabled: true`.
 
@@ -43,7 +43,7 @@ _NO_CACHE = [(b"cache-control", b"no-cache")]
 
 
 def source_config(source: Source, updated_at: str) -> dict[str, Any]:
-    """The §3.2 document: what JS v3, Android/iOS v1 and Kotlin/Swift v2 all accept."""
+    """The sourceConfig document: what JS v3, Android/iOS v1 and Kotlin/Swift v2 all accept."""
     return {
         "isHosted": False,
         "source": {
