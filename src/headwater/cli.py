@@ -132,6 +132,62 @@ def _format_record(record: Any, as_json: bool) -> str:
     )
 
 
+@main.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
+def status(config_path: str | None, as_json: bool) -> None:
+    """Is `headwater up` running, and how far has each consumer read the log?"""
+    import os
+
+    from headwater.log import open_log
+    from headwater.log.settings import LogSettings
+
+    config = load_or_exit(config_path)
+    run_dir = config.data_dir / "run"
+    workers: list[dict[str, Any]] = []
+    for pid_file in sorted(run_dir.glob("collect-*.pid")):
+        try:
+            pid = int(pid_file.read_text())
+            os.kill(pid, 0)
+            alive = True
+        except (OSError, ValueError):
+            pid, alive = 0, False
+        workers.append({"worker": pid_file.stem.split("-", 1)[1], "pid": pid, "alive": alive})
+    event_log = open_log(LogSettings.from_config(config))
+    try:
+        starts, ends = event_log.start_offsets(), event_log.end_offsets()
+        partitions = [
+            {"partition": p, "start": starts.get(p, 0), "end": ends.get(p, 0)} for p in event_log.partitions()
+        ]
+        consumers = []
+        for name in event_log.consumer_names():
+            lag = event_log.consumer(name).lag()
+            consumers.append({"consumer": name, "lag": sum(lag.values()), "by_partition": lag})
+    finally:
+        event_log.close()
+    report = {
+        "data_dir": str(config.data_dir),
+        "running": any(w["alive"] for w in workers),
+        "workers": workers,
+        "partitions": partitions,
+        "events": sum(p["end"] - p["start"] for p in partitions),
+        "consumers": consumers,
+    }
+    if as_json:
+        click.echo(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS).decode())
+        return
+    living = len([w for w in workers if w["alive"]])
+    click.echo(f"data dir   {config.data_dir}")
+    click.echo(f"up         {'running' if living else 'not running'} ({living} ingest workers alive)")
+    click.echo(f"log        {report['events']:,} events held in {len(partitions)} partitions")
+    for part in partitions:
+        click.echo(f"  partition {part['partition']}: offsets {part['start']:,} to {part['end']:,}")
+    if not consumers:
+        click.echo("consumers  none yet")
+    for consumer in consumers:
+        click.echo(f"consumer   {consumer['consumer']}: {consumer['lag']:,} events behind")
+
+
 @main.command("config")
 @config_option
 @click.option("--check", is_flag=True, help="Only validate; print nothing on success.")

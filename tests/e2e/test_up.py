@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import yaml
 
@@ -229,3 +230,47 @@ def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("condition not met in time")
+
+
+def test_status_reports_workers_log_and_consumer_lag(tmp_path: Path) -> None:
+    running = start_headwater(tmp_path, workers=2)
+    try:
+        for _ in range(5):
+            assert track(running.url, WEB_KEY).status_code == 200
+        from headwater.log import open_log
+        from headwater.log.settings import LogSettings
+
+        event_log = open_log(LogSettings(directory=running.data_dir / "log"))
+        consumer = event_log.consumer("warehouse")
+        consumer.commit({p: 0 for p in event_log.partitions()})
+        event_log.close()
+        result = subprocess.run(
+            [sys.executable, "-m", "headwater", "status", "--json", "--config", str(running.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        report = orjson.loads(result.stdout)
+        assert report["running"] is True
+        assert len([w for w in report["workers"] if w["alive"]]) == 2
+        assert report["events"] == 5
+        assert report["consumers"] == [
+            {"consumer": "warehouse", "lag": 5, "by_partition": report["consumers"][0]["by_partition"]}
+        ]
+        text = subprocess.run(
+            [sys.executable, "-m", "headwater", "status", "--config", str(running.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert "running (2 ingest workers alive)" in text and "warehouse: 5 events behind" in text
+    finally:
+        assert running.stop() == 0
+    after = subprocess.run(
+        [sys.executable, "-m", "headwater", "status", "--config", str(running.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "not running" in after
