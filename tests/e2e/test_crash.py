@@ -180,3 +180,8 @@ def test_sigkilled_workers_lose_nothing_acknowledged(tmp_path: Path) -> None:
     # and these clients never resend an acknowledged request.
     duplicated = [m for m in acked if len(stored[m]) != 1]
     assert not duplicated, f"{len(duplicated)} acknowledged events stored more than once"
+    unacknowledged = sum(len(copies) for m, copies in stored.items() if m not in acked)
+    print(
+        f"\ncrash: {kills} SIGKILLs, {len(acked)} acknowledged events all stored once, "
+        f"{unacknowledged} more stored without a 200, {consumer_seen[0]} records read live, no torn record"
+    )
