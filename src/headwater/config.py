@@ -19,7 +19,8 @@ import yaml
 # Importing the stages' settings modules registers their declarations.
 import headwater.collect.settings
 import headwater.core_settings
-import headwater.log.settings  # noqa: F401
+import headwater.log.settings
+import headwater.warehouse.settings  # noqa: F401
 from headwater.control import Source, SourceConfigError, parse_sources
 from headwater.errors import HeadwaterError
 from headwater.settings import DECLARED, Setting, parse_value

@@ -31,6 +31,7 @@ from headwater.log import open_log
 from headwater.log.base import EventLog
 from headwater.log.settings import LogSettings
 from headwater.logs import get_logger
+from headwater.warehouse.settings import WarehouseSettings
 
 log = get_logger("headwater.supervisor")
 
@@ -44,7 +45,8 @@ class AlreadyRunningError(HeadwaterError):
 
 @dataclass
 class _Child:
-    index: int
+    name: str
+    argv: list[str]
     process: subprocess.Popen[bytes]
     started: float
     quick_deaths: int = 0
@@ -56,7 +58,7 @@ class Supervisor:
 
     config: Config
     out: TextIO = field(default_factory=lambda: sys.stdout)
-    _children: dict[int, _Child] = field(default_factory=dict)
+    _children: dict[str, _Child] = field(default_factory=dict)
     _stopping: bool = False
     _reload: bool = False
 
@@ -90,13 +92,16 @@ class Supervisor:
         holder.bind((settings.host, 0))
         return holder.getsockname()[1], holder
 
-    def _spawn(self, index: int, env: dict[str, str]) -> _Child:
-        argv = [sys.executable, "-m", "headwater.collect.worker", "--index", str(index)]
+    def _argv(self, module: str, *extra: str) -> list[str]:
+        argv = [sys.executable, "-m", module, *extra]
         if self.config.path is not None:
             argv += ["--config", str(self.config.path)]
+        return argv
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> _Child:
         process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
-        (self.run_dir / f"collect-{index}.pid").write_text(str(process.pid))
-        return _Child(index, process, time.monotonic())
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+        return _Child(name, argv, process, time.monotonic())
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -123,8 +128,15 @@ class Supervisor:
             signal.signal(signum, self._on_signal)
         try:
             for index in range(settings.worker_count):
-                self._children[index] = self._spawn(index, env)
-            self._banner(settings, port, sources)
+                name = f"collect-{index}"
+                argv = self._argv("headwater.collect.worker", "--index", str(index))
+                self._children[name] = self._spawn(name, argv, env)
+            warehouse = WarehouseSettings.from_config(self.config)
+            if warehouse.enabled:
+                self._children["warehouse"] = self._spawn(
+                    "warehouse", self._argv("headwater.warehouse.worker"), env
+                )
+            self._banner(settings, port, sources, warehouse)
             next_retention = time.monotonic() + RETENTION_INTERVAL_SECONDS
             while not self._stopping:
                 time.sleep(0.1)
@@ -147,21 +159,21 @@ class Supervisor:
         return 0
 
     def _restart_dead(self, env: dict[str, str]) -> None:
-        for index, child in list(self._children.items()):
+        for name, child in list(self._children.items()):
             code = child.process.poll()
             if code is None or self._stopping:
                 continue
             lived = time.monotonic() - child.started
             quick = child.quick_deaths + 1 if lived < 2.0 else 0
             log.warning(
-                "ingest worker exited; restarting",
-                extra={"worker": index, "pid": child.process.pid, "code": code},
+                "worker exited; restarting",
+                extra={"worker": name, "pid": child.process.pid, "code": code},
             )
             if quick > 3:
                 time.sleep(min(5.0, 0.25 * quick))
-            new = self._spawn(index, env)
+            new = self._spawn(name, child.argv, env)
             new.quick_deaths = quick
-            self._children[index] = new
+            self._children[name] = new
 
     def _retention(self, event_log: EventLog) -> None:
         try:
@@ -184,12 +196,14 @@ class Supervisor:
             try:
                 child.process.wait(remaining)
             except subprocess.TimeoutExpired:
-                log.error("ingest worker did not stop in time; killing", extra={"pid": child.process.pid})
+                log.error("worker did not stop in time; killing", extra={"pid": child.process.pid})
                 child.process.kill()
                 child.process.wait()
-            (self.run_dir / f"collect-{child.index}.pid").unlink(missing_ok=True)
+            (self.run_dir / f"{child.name}.pid").unlink(missing_ok=True)
 
-    def _banner(self, settings: CollectSettings, port: int, sources: list[Source]) -> None:
+    def _banner(
+        self, settings: CollectSettings, port: int, sources: list[Source], warehouse: WarehouseSettings
+    ) -> None:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         base = f"http://{host}:{port}{settings.path_prefix}"
         lines = [
@@ -198,6 +212,7 @@ class Supervisor:
             f"  sourceConfig  {base}/sourceConfig",
             f"  health        {base}/health",
             f"  metrics       {base}/metrics",
+            f"  warehouse     {self._warehouse_line(warehouse)}",
             f"  data dir      {self.config.data_dir}",
             f"  config        {self.config.path or '(none: embedded defaults)'}",
         ]
@@ -211,3 +226,10 @@ class Supervisor:
             )
             lines.append("  send traffic: headwater demo")
         print("\n".join(lines), file=self.out, flush=True)
+
+    @staticmethod
+    def _warehouse_line(warehouse: WarehouseSettings) -> str:
+        if not warehouse.enabled:
+            return "off (warehouse.enabled: false)"
+        where = str(warehouse.duckdb_path) if warehouse.engine == "duckdb" else "PostgreSQL"
+        return f'{warehouse.engine} {where}, schema {warehouse.namespace}; query: headwater query "SQL"'

@@ -1,0 +1,687 @@
+"""The loader: log records in, RudderStack tables out, each event exactly once.
+
+One load is one warehouse transaction holding the batch's rows, its DDL, the messageIds it adds
+to the dedup window, its failed events and the next log offset of every partition it covers. The
+log consumer's own commit comes after and only feeds retention: on start the loader seeks to the
+offsets the warehouse recorded, so a crash anywhere (while staging, inside the transaction, after
+the commit) replays at most an uncommitted batch, which the warehouse never saw.
+
+Failures are sorted by what they mean. A warehouse or stage that is down or refusing
+(`WarehouseUnavailable`, `StagingError`) is retried with the same records and doubling pauses,
+while the log keeps accepting. Data the engine refuses (`RowsRefused`) is split in halves, in log
+order, until the events at fault are alone; each then goes to `_headwater.failed_events` with the
+engine's reason, and the rest load normally. Splitting by prefix keeps every committed offset
+exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from headwater.log.base import Consumer, EventLog
+from headwater.logs import get_logger
+from headwater.warehouse.batch import DISCARDS_COLUMNS, DISCARDS_TABLE, USERS_TABLE, BatchBuilder
+from headwater.warehouse.bookkeeping import Bookkeeping, FailedEvent, LoadRecord
+from headwater.warehouse.engines.base import Engine
+from headwater.warehouse.errors import (
+    EventRejected,
+    RowsRefused,
+    StagingError,
+    WarehouseError,
+    WarehouseUnavailable,
+)
+from headwater.warehouse.model import AbstractType, SourceInfo
+from headwater.warehouse.naming import Namer
+from headwater.warehouse.settings import WarehouseSettings
+from headwater.warehouse.staging import Stage, StagedFile
+from headwater.warehouse.transform import Transformer
+
+__all__ = ["CONSUMER_NAME", "Item", "LoadOutcome", "Loader", "LoaderStats", "ReplayReport"]
+
+log = get_logger("headwater.warehouse.loader")
+
+CONSUMER_NAME = "warehouse"
+_POLL_PAUSE = 0.02
+_EXPIRE_EVERY_LOADS = 200
+
+
+def _pauses() -> dict[str, float]:
+    """`HEADWATER_WAREHOUSE_PAUSE=stage:0.2,commit:0.2` holds the loader at those points.
+
+    It exists for the crash tests, which must SIGKILL the loader while it is inside a staging upload
+    or a warehouse commit, not merely somewhere; unset, it costs one dict lookup per point.
+    """
+    spec = os.environ.get("HEADWATER_WAREHOUSE_PAUSE", "")
+    pauses: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        point, _, seconds = part.partition(":")
+        pauses[point] = float(seconds or "0.1")
+    return pauses
+
+
+_PAUSES = _pauses()
+
+
+def _pause(point: str) -> None:
+    seconds = _PAUSES.get(point)
+    if seconds:
+        log.info("paused for a test", extra={"point": point, "seconds": seconds})
+        time.sleep(seconds)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _now_iso() -> str:
+    return _iso(datetime.now(UTC))
+
+
+@dataclass(slots=True)
+class Item:
+    """One event to load: its stored bytes and where it came from (partition/offset None on replay)."""
+
+    payload: bytes
+    source_id: str
+    partition: int | None = None
+    offset: int | None = None
+    replay_of: FailedEvent | None = None
+
+
+@dataclass(slots=True)
+class LoadOutcome:
+    """What one committed load did."""
+
+    load_id: str
+    events: int
+    loaded: int
+    duplicates: int
+    failed: int
+    rows: int
+    discards: int
+    staged_files: int
+    staged_bytes: int
+    seconds: float
+    tables: dict[str, int]
+    failures: list[FailedEvent] = field(default_factory=list)
+
+
+@dataclass
+class LoaderStats:
+    """Running totals for `headwater status` and the metrics; updated by the loader thread only."""
+
+    loads: int = 0
+    events_loaded: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    discards: int = 0
+    rows: int = 0
+    staged_files: int = 0
+    staged_bytes: int = 0
+    retries: int = 0
+    last_load_at: float | None = None
+    last_load_id: str | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    failures_by_reason: dict[str, int] = field(default_factory=dict)
+    state: str = "starting"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "loads": self.loads,
+            "events_loaded": self.events_loaded,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "discards": self.discards,
+            "rows": self.rows,
+            "staged_files": self.staged_files,
+            "staged_bytes": self.staged_bytes,
+            "retries": self.retries,
+            "last_load_at": self.last_load_at,
+            "last_load_id": self.last_load_id,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "failures_by_reason": dict(self.failures_by_reason),
+        }
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    """What `headwater replay` did: how many were chosen, loaded again, and still failing (with why)."""
+
+    selected: int
+    loaded: int
+    still_failing: list[tuple[str | None, str]]
+    load_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "selected": self.selected,
+            "loaded": self.loaded,
+            "still_failing": [{"message_id": m, "reason": r} for m, r in self.still_failing],
+            "load_id": self.load_id,
+        }
+
+
+def _reason_key(reason: str) -> str:
+    """A short label for counting failures: the reason up to its first detail."""
+    return reason.split(":", 1)[0][:60]
+
+
+class Loader:
+    """Loads the log into one engine through one stage. Not thread-safe: one thread drives it.
+
+    `lock` serialises the engine's writes with `replay`, which the query server calls from another
+    thread while `headwater up` runs.
+    """
+
+    def __init__(
+        self,
+        settings: WarehouseSettings,
+        engine: Engine,
+        stage: Stage,
+        event_log: EventLog,
+        *,
+        source_types: Callable[[str], str] | None = None,
+        on_load: Callable[[LoadOutcome], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.stage = stage
+        self.log = event_log
+        self.bookkeeping = Bookkeeping(engine)
+        self.transformer = Transformer(
+            Namer(
+                identifier_limit=engine.identifier_limit,
+                underscore_divide_numbers=settings.underscore_divide_numbers,
+            ),
+            max_columns=settings.max_columns_per_event,
+            users_context_traits=settings.users_context_traits,
+            skip_users_table=settings.skip_users_table,
+            skip_tracks_table=settings.skip_tracks_table,
+        )
+        self.stats = LoaderStats()
+        self.lock = threading.RLock()
+        self._source_types = source_types or (lambda _source_id: "HTTP")
+        self._sources: dict[str, SourceInfo] = {}
+        self._schema: dict[str, dict[str, AbstractType]] = {}
+        self._consumer: Consumer | None = None
+        self._sequence = itertools.count(1)
+        self._on_load = on_load
+        self._loads_since_expiry = 0
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def start(self, stop: threading.Event | None = None) -> None:
+        """Connect (retrying while the engine is down), create the bookkeeping, seek the log."""
+        stop = stop or threading.Event()
+        self._retrying(self._prepare, stop)
+        self.stats.state = "running"
+
+    def open_engine(self) -> None:
+        """Connect and create the bookkeeping tables and the namespace; enough for `replay`."""
+        with self.lock:
+            self.engine.open()
+            with self.engine.transaction():
+                self.bookkeeping.ensure()
+                self.engine.create_namespace(self.settings.namespace)
+            self._refresh_schema()
+            if DISCARDS_TABLE not in self._schema:
+                # RudderStack puts rudder_discards in every upload, so SQL may name it before any conflict.
+                with self.engine.transaction():
+                    self.engine.create_table(self.settings.namespace, DISCARDS_TABLE, DISCARDS_COLUMNS)
+                self._refresh_schema()
+
+    def _prepare(self) -> None:
+        self.open_engine()
+        with self.lock:
+            with self.engine.transaction():
+                offsets = self.bookkeeping.offsets()
+            consumer = self.log.consumer(CONSUMER_NAME)
+            starts = self.log.start_offsets()
+            for partition in self.log.partitions():
+                start = starts.get(partition, 0)
+                consumer.seek(partition, max(offsets.get(partition, start), start))
+            for partition, offset in offsets.items():
+                if partition not in starts:
+                    consumer.seek(partition, offset)
+            self._consumer = consumer
+            self.stage.check()
+            log.info(
+                "loader ready",
+                extra={
+                    "engine": self.engine.kind,
+                    "namespace": self.settings.namespace,
+                    "stage": self.stage.describe(),
+                    "resume": offsets,
+                },
+            )
+
+    def _refresh_schema(self) -> None:
+        self._schema = self.engine.read_schema(self.settings.namespace)
+
+    @property
+    def consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise WarehouseError("the loader has not been started")
+        return self._consumer
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Load until `stop` is set; returns after finishing (or abandoning) the current batch."""
+        if self._consumer is None:
+            self.start(stop)
+        while not stop.is_set():
+            items = self.collect(stop)
+            if items:
+                self.load_items(items, stop)
+
+    def collect(self, stop: threading.Event) -> list[Item]:
+        """Poll until a full batch or until the interval has passed since the first record arrived."""
+        limit = self.settings.batch_max_events
+        items: list[Item] = []
+        first_at: float | None = None
+        while not stop.is_set():
+            records = self.consumer.poll(min(limit - len(items), 5000))
+            if records:
+                if first_at is None:
+                    first_at = time.monotonic()
+                items.extend(Item(r.payload, r.source_id, r.partition, r.offset) for r in records)
+                if len(items) >= limit:
+                    break
+                continue
+            if first_at is not None and time.monotonic() - first_at >= self.settings.batch_interval_seconds:
+                break
+            stop.wait(_POLL_PAUSE)
+        return items
+
+    def load_items(self, items: Sequence[Item], stop: threading.Event | None = None) -> list[LoadOutcome]:
+        """Load log items, retrying while the warehouse is down and isolating refused events."""
+        stop = stop or threading.Event()
+        outcomes: list[LoadOutcome] = []
+        pending: list[Sequence[Item]] = [items]
+        while pending and not stop.is_set():
+            chunk = pending.pop(0)
+            try:
+                outcomes.append(self._load_retrying(chunk, stop))
+            except RowsRefused as refused:
+                if len(chunk) == 1:
+                    outcomes.append(self._load_retrying(chunk, stop, refused=str(refused)))
+                else:
+                    middle = len(chunk) // 2
+                    pending[:0] = [chunk[:middle], chunk[middle:]]
+        return outcomes
+
+    def _load_retrying(
+        self, chunk: Sequence[Item], stop: threading.Event, *, refused: str | None = None, kind: str = "log"
+    ) -> LoadOutcome:
+        outcome: LoadOutcome = self._retrying(lambda: self._load(chunk, refused=refused, kind=kind), stop)
+        return outcome
+
+    def _retrying(self, action: Callable[[], Any], stop: threading.Event) -> Any:
+        pause = 0.2
+        while True:
+            try:
+                return action()
+            except (WarehouseUnavailable, StagingError) as error:
+                self.stats.retries += 1
+                self.stats.state = "retrying"
+                self.stats.last_error = f"{type(error).__name__}: {error}"
+                self.stats.last_error_at = time.time()
+                log.warning("load retry", extra={"error": str(error), "pause_seconds": round(pause, 2)})
+                with self.lock:
+                    self.engine.close()
+                if stop.wait(pause):
+                    raise
+                pause = min(pause * 2, self.settings.retry_max_seconds)
+                with self.lock:
+                    self.engine.open()
+                    self._refresh_schema()
+
+    # -- one load ---------------------------------------------------------------------------------
+
+    def _source(self, source_id: str) -> SourceInfo:
+        info = self._sources.get(source_id)
+        if info is None:
+            info = SourceInfo(
+                source_id=source_id,
+                source_type=self._source_types(source_id),
+                destination_id=self.settings.destination_id,
+                destination_type=self.engine.destination_type,
+            )
+            self._sources[source_id] = info
+        return info
+
+    def _new_load_id(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")[:-3]
+        return f"{stamp}Z-{os.getpid()}-{next(self._sequence):06d}"
+
+    def _load(self, items: Sequence[Item], *, refused: str | None = None, kind: str = "log") -> LoadOutcome:
+        with self.lock:
+            return self._load_locked(items, refused=refused, kind=kind)
+
+    def _load_locked(self, items: Sequence[Item], *, refused: str | None, kind: str) -> LoadOutcome:
+        began = time.perf_counter()
+        started_at = _now_iso()
+        load_id = self._new_load_id()
+        offsets: dict[int, int] = {}
+        for item in items:
+            if item.partition is not None and item.offset is not None:
+                offsets[item.partition] = max(offsets.get(item.partition, 0), item.offset + 1)
+
+        window = self.settings.dedup_window_hours
+        duplicates = 0
+        staged: list[StagedFile] = []
+        with self.engine.transaction():
+            if offsets:
+                # A commit whose answer was lost (connection dropped) may have landed: what the
+                # warehouse already holds is skipped, and its offsets never move backwards.
+                done = self.bookkeeping.offsets()
+                items = [
+                    item
+                    for item in items
+                    if item.partition is None
+                    or item.offset is None
+                    or item.offset >= done.get(item.partition, 0)
+                ]
+                offsets = {p: max(o, done.get(p, 0)) for p, o in offsets.items()}
+            failures: list[FailedEvent] = []
+            events: list[tuple[Item, dict[str, Any], str | None, str | None]] = []
+            for item in items:
+                if refused is not None:
+                    failures.append(self._failure(item, f"refused by the warehouse: {refused}", None))
+                    continue
+                try:
+                    event = orjson.loads(item.payload)
+                except orjson.JSONDecodeError as error:
+                    failures.append(self._failure(item, f"payload is not JSON: {error}", None))
+                    continue
+                if not isinstance(event, dict):
+                    failures.append(self._failure(item, "payload is not a JSON object", None))
+                    continue
+                message_id = event.get("messageId")
+                received_at = event.get("receivedAt")
+                events.append(
+                    (
+                        item,
+                        event,
+                        message_id if isinstance(message_id, str) else None,
+                        received_at if isinstance(received_at, str) else None,
+                    )
+                )
+            if window > 0 and events:
+                events, duplicates = self._drop_duplicates(events, window)
+            uuid_ts = _now_iso()
+            builder = BatchBuilder(self._schema, uuid_ts)
+            loaded_ids: list[tuple[str, str]] = []
+            replayed: list[FailedEvent] = []
+            loaded = 0
+            for item, event, message_id, received_at in events:
+                try:
+                    rows = self.transformer.rows(event, self._source(item.source_id))
+                except EventRejected as rejected:
+                    failures.append(self._failure(item, str(rejected), event))
+                    continue
+                builder.add(rows)
+                loaded += 1
+                if message_id is not None and received_at is not None:
+                    loaded_ids.append((message_id, received_at))
+                if item.replay_of is not None:
+                    replayed.append(item.replay_of)
+            built = builder.build()
+            self._check_column_limit(built.new_tables, built.new_columns)
+            namespace = self.settings.namespace
+            for table, columns in built.new_tables.items():
+                self.engine.create_table(namespace, table, columns)
+            for table, columns in built.new_columns.items():
+                self.engine.add_columns(namespace, table, columns)
+            for table, data in built.tables.items():
+                staged.append(self.stage.put(load_id, table, data))
+                _pause("stage")
+            for staged_file in staged:
+                data = self.stage.read(staged_file)
+                if staged_file.table == USERS_TABLE:
+                    self.engine.register("hw_staged_users", data)
+                    self.engine.merge_users(namespace, "hw_staged_users", data.column_names)
+                else:
+                    self.engine.append(namespace, staged_file.table, data)
+            if window > 0 and loaded_ids:
+                self._remember_ids(loaded_ids)
+            committed_at = _now_iso()
+            if failures and kind == "log":
+                self.bookkeeping.record_failed(failures, load_id, committed_at)
+            if replayed:
+                self.bookkeeping.mark_replayed(replayed, load_id, committed_at)
+            tables = {name: data.num_rows for name, data in built.tables.items()}
+            self.bookkeeping.record_load(
+                LoadRecord(
+                    load_id=load_id,
+                    kind=kind,
+                    started_at=started_at,
+                    committed_at=committed_at,
+                    events=len(items),
+                    duplicates=duplicates,
+                    failed=len(failures),
+                    row_count=built.rows,
+                    discards=built.discards,
+                    staged_files=len(staged),
+                    staged_bytes=sum(s.size for s in staged),
+                    tables=tables,
+                    offsets=offsets,
+                )
+            )
+            _pause("commit")
+        _pause("committed")
+        self._after_commit(built.schema_after(), offsets, load_id, kind)
+        outcome = LoadOutcome(
+            load_id=load_id,
+            events=len(items),
+            loaded=loaded,
+            duplicates=duplicates,
+            failed=len(failures),
+            rows=built.rows,
+            discards=built.discards,
+            staged_files=len(staged),
+            staged_bytes=sum(s.size for s in staged),
+            seconds=time.perf_counter() - began,
+            tables=tables,
+            failures=failures,
+        )
+        self._count(outcome, failures)
+        return outcome
+
+    def _after_commit(
+        self, changes: dict[str, dict[str, AbstractType]], offsets: dict[int, int], load_id: str, kind: str
+    ) -> None:
+        for table, columns in changes.items():
+            self._schema.setdefault(table, {}).update(columns)
+        if kind == "log" and offsets and self._consumer is not None:
+            try:
+                self._consumer.commit(offsets)
+            except Exception as error:  # the warehouse holds the truth; retention just waits
+                log.warning("consumer commit failed", extra={"error": str(error)})
+        if self.settings.keep_staged_hours <= 0:
+            try:
+                self.stage.delete_load(load_id)
+            except StagingError as error:
+                log.warning("staged files not removed", extra={"load_id": load_id, "error": str(error)})
+        self._loads_since_expiry += 1
+        if self._loads_since_expiry >= _EXPIRE_EVERY_LOADS:
+            self._loads_since_expiry = 0
+            self.expire()
+
+    def expire(self) -> None:
+        """Drop messageIds past the dedup window and staged files past their keep time."""
+        window = self.settings.dedup_window_hours
+        try:
+            if window > 0:
+                cutoff = _iso(datetime.now(UTC) - timedelta(hours=window))
+                with self.lock, self.engine.transaction():
+                    self.bookkeeping.expire_ids(cutoff)
+            keep = self.settings.keep_staged_hours * 3600
+            self.stage.expire(keep if keep > 0 else 3600.0)
+        except WarehouseError as error:
+            log.warning("expiry skipped", extra={"error": str(error)})
+
+    def _check_column_limit(
+        self, new_tables: dict[str, dict[str, AbstractType]], new_columns: dict[str, dict[str, AbstractType]]
+    ) -> None:
+        limit = self.engine.column_limit
+        for table, columns in new_tables.items():
+            if len(columns) > limit:
+                raise RowsRefused(f"table {table} would have {len(columns)} columns, more than {limit}")
+        for table, columns in new_columns.items():
+            total = len(self._schema.get(table, {})) + len(columns)
+            if total > limit:
+                raise RowsRefused(f"table {table} would have {total} columns, more than {limit}")
+
+    def _drop_duplicates(
+        self, events: list[tuple[Item, dict[str, Any], str | None, str | None]], window_hours: float
+    ) -> tuple[list[tuple[Item, dict[str, Any], str | None, str | None]], int]:
+        """Keep the first of each messageId in the batch and drop ids loaded within the window."""
+        seen: set[str] = set()
+        kept = []
+        earliest: str | None = None
+        for entry in events:
+            message_id = entry[2]
+            if message_id is not None:
+                if message_id in seen:
+                    continue
+                seen.add(message_id)
+            received_at = entry[3]
+            if received_at is not None and (earliest is None or received_at < earliest):
+                earliest = received_at
+            kept.append(entry)
+        duplicates = len(events) - len(kept)
+        if seen:
+            self.engine.register("hw_batch_ids", pa.table({"id": pa.array(list(seen), pa.string())}))
+            reference = _parse_iso(earliest) or datetime.now(UTC)
+            known = self.bookkeeping.known_ids(_iso(reference - timedelta(hours=window_hours)))
+            if known:
+                before = len(kept)
+                kept = [entry for entry in kept if entry[2] not in known]
+                duplicates += before - len(kept)
+        return kept, duplicates
+
+    def _remember_ids(self, loaded_ids: list[tuple[str, str]]) -> None:
+        ids, received = zip(*loaded_ids, strict=True)
+        data = pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "received_at": pa.array(received, pa.string()).cast(pa.timestamp("ms", tz="UTC")),
+            }
+        )
+        self.engine.register("hw_new_ids", data)
+        self.engine.execute(
+            self.engine.sql(
+                "INSERT INTO _headwater.message_ids (id, received_at) SELECT id, received_at FROM hw_new_ids"
+            )
+        )
+
+    def _failure(self, item: Item, reason: str, event: dict[str, Any] | None) -> FailedEvent:
+        message_id = received_at = None
+        if event is not None:
+            raw_id = event.get("messageId")
+            raw_received = event.get("receivedAt")
+            message_id = raw_id if isinstance(raw_id, str) else None
+            received_at = raw_received if isinstance(raw_received, str) else None
+        elif item.replay_of is not None:
+            message_id = item.replay_of.message_id
+        log.warning(
+            "event failed",
+            extra={
+                "message_id": message_id,
+                "source_id": item.source_id,
+                "partition": item.partition,
+                "offset": item.offset,
+                "reason": reason,
+            },
+        )
+        return FailedEvent(
+            message_id=message_id,
+            source_id=item.source_id,
+            partition=item.partition,
+            offset=item.offset,
+            reason=reason,
+            payload=item.payload,
+            received_at=received_at,
+        )
+
+    def _count(self, outcome: LoadOutcome, failures: Iterable[FailedEvent]) -> None:
+        stats = self.stats
+        stats.state = "running"
+        stats.loads += 1
+        stats.events_loaded += outcome.loaded
+        stats.duplicates += outcome.duplicates
+        stats.failed += outcome.failed
+        stats.discards += outcome.discards
+        stats.rows += outcome.rows
+        stats.staged_files += outcome.staged_files
+        stats.staged_bytes += outcome.staged_bytes
+        stats.last_load_at = time.time()
+        stats.last_load_id = outcome.load_id
+        for failure in failures:
+            key = _reason_key(failure.reason)
+            stats.failures_by_reason[key] = stats.failures_by_reason.get(key, 0) + 1
+        if self._on_load is not None:
+            self._on_load(outcome)
+
+    # -- replay -----------------------------------------------------------------------------------
+
+    def replay(
+        self,
+        *,
+        reason: str | None = None,
+        message_ids: Iterable[str] = (),
+        limit: int | None = None,
+        dry_run: bool = False,
+    ) -> ReplayReport:
+        """Load chosen failed events again; those that load are marked replayed, the rest stay."""
+        with self.lock:
+            with self.engine.transaction():
+                chosen = self.bookkeeping.failed_events(reason=reason, message_ids=message_ids, limit=limit)
+            if dry_run or not chosen:
+                return ReplayReport(len(chosen), 0, [(f.message_id, f.reason) for f in chosen], None)
+            items = [Item(f.payload, f.source_id, None, None, replay_of=f) for f in chosen]
+            loaded = 0
+            still: list[tuple[str | None, str]] = []
+            last_id: str | None = None
+            stop = threading.Event()
+            queue: list[Sequence[Item]] = [items]
+            while queue:
+                chunk = queue.pop(0)
+                try:
+                    outcome = self._load_retrying(chunk, stop, kind="replay")
+                except RowsRefused as refused:
+                    if len(chunk) == 1:
+                        first = chunk[0].replay_of
+                        still.append((first.message_id if first else None, str(refused)))
+                    else:
+                        middle = len(chunk) // 2
+                        queue[:0] = [chunk[:middle], chunk[middle:]]
+                    continue
+                last_id = outcome.load_id
+                loaded += outcome.loaded
+                still.extend((f.message_id, f.reason) for f in outcome.failures)
+            return ReplayReport(len(chosen), loaded, still, last_id)
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
