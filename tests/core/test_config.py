@@ -57,6 +57,8 @@ def test_env_overrides_every_declared_setting(tmp_path: Path) -> None:
     samples = {"int": "7", "float": "2.5", "bool": "false", "bytes": "8KiB", "str": "x"}
     for setting in DECLARED.values():
         value = setting.choices[-1] if setting.choices else samples[setting.kind]
+        if setting.kind == "bool":
+            value = "false" if setting.default else "true"
         if setting.kind == "int" and setting.minimum is not None:
             value = str(max(int(setting.minimum), 7))
         if setting.kind == "bytes" and setting.minimum is not None and setting.minimum > 8192:

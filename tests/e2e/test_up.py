@@ -233,7 +233,7 @@ def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def test_status_reports_workers_log_and_consumer_lag(tmp_path: Path) -> None:
-    running = start_headwater(tmp_path, workers=2)
+    running = start_headwater(tmp_path, workers=2, extra={"warehouse": {"enabled": False}})
     try:
         for _ in range(5):
             assert track(running.url, WEB_KEY).status_code == 200
@@ -241,7 +241,7 @@ def test_status_reports_workers_log_and_consumer_lag(tmp_path: Path) -> None:
         from headwater.log.settings import LogSettings
 
         event_log = open_log(LogSettings(directory=running.data_dir / "log"))
-        consumer = event_log.consumer("warehouse")
+        consumer = event_log.consumer("audit")
         consumer.commit({p: 0 for p in event_log.partitions()})
         event_log.close()
         result = subprocess.run(
@@ -256,15 +256,17 @@ def test_status_reports_workers_log_and_consumer_lag(tmp_path: Path) -> None:
         assert len([w for w in report["workers"] if w["alive"]]) == 2
         assert report["events"] == 5
         assert report["consumers"] == [
-            {"consumer": "warehouse", "lag": 5, "by_partition": report["consumers"][0]["by_partition"]}
+            {"consumer": "audit", "lag": 5, "by_partition": report["consumers"][0]["by_partition"]}
         ]
+        assert report["warehouse"] is None
         text = subprocess.run(
             [sys.executable, "-m", "headwater", "status", "--config", str(running.config_path)],
             capture_output=True,
             text=True,
             timeout=60,
         ).stdout
-        assert "running (2 ingest workers alive)" in text and "warehouse: 5 events behind" in text
+        assert "running (2 ingest workers alive)" in text and "audit: 5 events behind" in text
+        assert "warehouse  not running" in text
     finally:
         assert running.stop() == 0
     after = subprocess.run(

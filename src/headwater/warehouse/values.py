@@ -63,6 +63,7 @@ _CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\
 _MAX_LENGTH: Final = 40  # len("2012-08-03 18:31:59.257000000 +00:00 UTC")
 
 _fromiso = datetime.fromisoformat
+_LAST_MS: Final = datetime(9999, 12, 31, 23, 59, 59, 999_000)
 
 
 def is_blank(value: object) -> bool:
@@ -120,6 +121,8 @@ def _parse_timestamp(text: str) -> str | None:
             moment = moment - sign * offset
         except OverflowError:
             return None
+    if moment >= _LAST_MS and fraction is not None and fraction[3:].strip("0"):
+        return None  # after 9999-12-31T23:59:59.999 once the sub-millisecond digits count
     return _format(moment)
 
 
