@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headwater.collect.enrich import Stamp, enrich
 from headwater.demo import generate, plan_requests
@@ -124,7 +126,10 @@ def test_rudderstack_js_identify_keeps_traits_under_context() -> None:
         userId="u1",
         anonymousId="a1",
         messageId="m3",
-        context={"traits": {"email": "a@b.c", "firstName": "Ada"}, "library": {"name": "RudderLabs JavaScript SDK"}},
+        context={
+            "traits": {"email": "a@b.c", "firstName": "Ada"},
+            "library": {"name": "RudderLabs JavaScript SDK"},
+        },
     )
     identifies = cells(by_table(transform(event))["identifies"])
     assert identifies["context_traits_email"] == ("a@b.c", "string")
@@ -216,7 +221,9 @@ def test_group_row() -> None:
 
 
 def test_alias_row() -> None:
-    event = stored(type="alias", messageId="al1", userId="u1", previousId="anon-9", traits={"source": "merge"})
+    event = stored(
+        type="alias", messageId="al1", userId="u1", previousId="anon-9", traits={"source": "merge"}
+    )
     rows = transform(event)
     assert [row.table for row in rows] == ["aliases"]
     alias = cells(rows[0])
@@ -248,7 +255,9 @@ def test_missing_ids_and_times_are_filled() -> None:
     row = cells(transform(event)[0])
     message_id, kind = row["id"]
     assert kind == "string"
-    assert re.fullmatch(r"auto-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", message_id)
+    assert re.fullmatch(
+        r"auto-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", message_id
+    )
     received, kind = row["received_at"]
     assert kind == "datetime"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", received)
@@ -272,18 +281,24 @@ def test_a_missing_timestamp_is_skew_corrected() -> None:
 
 
 def test_time_fields_are_normalised() -> None:
-    event = stored(type="track", event="E", messageId="x", anonymousId="a", timestamp="2024-03-01T13:00:00+01:00")
+    event = stored(
+        type="track", event="E", messageId="x", anonymousId="a", timestamp="2024-03-01T13:00:00+01:00"
+    )
     assert cells(transform(event)[0])["timestamp"] == ("2024-03-01T12:00:00.000Z", "datetime")
 
 
 def test_skip_tracks_table() -> None:
-    rows = transform(stored(type="track", event="Clicked", messageId="k1", anonymousId="a"), skip_tracks_table=True)
+    rows = transform(
+        stored(type="track", event="Clicked", messageId="k1", anonymousId="a"), skip_tracks_table=True
+    )
     assert [row.table for row in rows] == ["clicked"]
 
 
 def test_users_row_rules() -> None:
     base = {"type": "identify", "messageId": "m", "traits": {"plan": "pro"}}
-    assert [row.table for row in transform(stored(**base, userId="u1"), skip_users_table=True)] == ["identifies"]
+    assert [row.table for row in transform(stored(**base, userId="u1"), skip_users_table=True)] == [
+        "identifies"
+    ]
     assert [row.table for row in transform(stored(**base, anonymousId="a"))] == ["identifies"]
     assert [row.table for row in transform(stored(**base, anonymousId="a", userId=""))] == ["identifies"]
     # a blank-looking id is still recorded in identifies, but makes no users row
@@ -331,7 +346,9 @@ def test_colliding_keys_resolve_in_byte_order() -> None:
         assert row["first_name"] == ("B", "string")
     # a nested path and a flat key: `a` < `a_b`, so the flat key wins
     row = cells(
-        transform(stored(type="identify", messageId="m", anonymousId="a", traits={"a_b": 2, "a": {"b": 1}}))[0]
+        transform(stored(type="identify", messageId="m", anonymousId="a", traits={"a_b": 2, "a": {"b": 1}}))[
+            0
+        ]
     )
     assert row["a_b"] == (2, "int")
 
@@ -375,7 +392,9 @@ def test_blank_values_are_skipped() -> None:
         "space": " ",
         "@#$%": "no column name",
     }
-    own = cells(transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1])
+    own = cells(
+        transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1]
+    )
     assert own["null_item"] == ([None], "string")
     assert own["zero"] == (0, "int")
     assert own["no"] == (False, "boolean")
@@ -397,7 +416,9 @@ def test_values_and_types() -> None:
         "tags": ["a", "b"],
         "address": {"geo": {"lat": 59.9, "lng": 10}},
     }
-    own = cells(transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1])
+    own = cells(
+        transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1]
+    )
     assert own["whole"] == (5, "int")
     assert type(own["whole"][0]) is int
     assert own["count"] == (3, "int")
@@ -445,7 +466,9 @@ def test_spread_string_traits() -> None:
     assert not any(column in row for column in ("1", "_1", "_2", "context_traits"))
 
     # not a spread string: a gap in the keys, or longer values, flatten as usual
-    gap = stored(type="track", event="E", messageId="m", anonymousId="a", context={"traits": {"0": "a", "2": "c"}})
+    gap = stored(
+        type="track", event="E", messageId="m", anonymousId="a", context={"traits": {"0": "a", "2": "c"}}
+    )
     row = cells(transform(gap)[0])
     assert row["context_traits_0"] == ("a", "string")
     assert row["context_traits_2"] == ("c", "string")
@@ -453,7 +476,9 @@ def test_spread_string_traits() -> None:
 
 def test_unicode_property_names() -> None:
     properties = {"注文": 1, "prix_€": 2, "Größe": "L", "naïve": True}
-    own = cells(transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1])
+    own = cells(
+        transform(stored(type="track", event="E", messageId="m", anonymousId="a", properties=properties))[1]
+    )
     assert own["prix"] == (2, "int")
     assert own["gr_e"] == ("L", "string")
     assert own["na_ve"] == (True, "boolean")
@@ -604,3 +629,43 @@ def test_demo_traffic_transforms() -> None:
                 assert safe.fullmatch(column)
                 assert not isinstance(value, dict)
     assert {"tracks", "pages", "identifies"} <= tables
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=15), _JSON, max_size=8),
+    st.sampled_from(["track", "identify", "page", "group"]),
+)
+def test_any_properties_give_safe_typed_cells(payload: dict[str, Any], kind: str) -> None:
+    event = stored(type=kind, event="Anything", messageId="m", userId="u", properties=payload, traits=payload)
+    column = re.compile(r"[a-z_][a-z0-9_]{0,63}")
+    for row in Transformer(Namer()).rows(event, SOURCE):
+        assert row.values.keys() == row.types.keys()
+        for name, value in row.values.items():
+            assert column.fullmatch(name)
+            kind_of = row.types[name]
+            if kind_of == "int":
+                assert type(value) is int and -(2**63) <= value < 2**63
+            elif kind_of == "float":
+                assert type(value) is float
+            elif kind_of == "boolean":
+                assert type(value) is bool
+            elif kind_of == "datetime":
+                assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", value)
+            else:
+                assert kind_of == "string"
+                assert type(value) in (str, list)
+                assert value not in ("", [], [""])

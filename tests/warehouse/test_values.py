@@ -62,6 +62,11 @@ def test_numbers_and_booleans(value: object, kind: str, normalised: object) -> N
     assert type(got) is type(normalised)
 
 
+def test_integers_beyond_float_range() -> None:
+    assert infer(2**64 - 1) == ("float", 1.8446744073709552e19)
+    assert infer(10**400) == ("string", str(10**400))
+
+
 def test_bool_is_not_an_int() -> None:
     assert infer(True) == ("boolean", True)
     assert infer(1) == ("int", 1)

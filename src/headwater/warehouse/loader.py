@@ -592,6 +592,12 @@ class Loader:
 
     def _failure(self, item: Item, reason: str, event: dict[str, Any] | None) -> FailedEvent:
         message_id = received_at = None
+        if event is None and item.replay_of is None:
+            try:
+                parsed = orjson.loads(item.payload)
+            except orjson.JSONDecodeError:
+                parsed = None
+            event = parsed if isinstance(parsed, dict) else None
         if event is not None:
             raw_id = event.get("messageId")
             raw_received = event.get("receivedAt")

@@ -130,13 +130,13 @@ def _first_non_blank(*candidates: Any) -> Any:
     return None
 
 
-def _type_text(value: Any) -> str:
-    """The event type as rudder-server reads it (stringified, then lower-cased)."""
+def _go_string(value: Any) -> str:
+    """rudder-server's `ToString`, used on `type` and `userId`: '' for null, a number's text."""
     if type(value) is str:
-        return value.lower()
+        return value
     if value is None:
         return ""
-    return go_text(value).lower()
+    return go_text(value)
 
 
 def _time_text(value: Any) -> str | None:
@@ -355,7 +355,7 @@ class Transformer:
         context = event.get("context")
         if context is not None and type(context) is not dict:
             raise EventRejected("context is not a JSON object")
-        kind = _type_text(event.get("type"))
+        kind = _go_string(event.get("type")).lower()
         handler = self._handlers.get(kind)
         if handler is None:
             quoted = orjson.dumps(kind).decode()
@@ -415,7 +415,7 @@ class Transformer:
         rows = [Row("identifies", values, types)]
 
         user_id = event.get("userId")
-        if not self.skip_users_table and "user_id" in values and _type_text_raw(user_id).strip():
+        if not self.skip_users_table and "user_id" in values and _go_string(user_id).strip():
             user_values = dict(values)
             user_types = dict(types)
             user_values["id"] = user_values.pop("user_id")
@@ -475,15 +475,6 @@ class Transformer:
         self._flatten(
             self._context(context, source), self._tree(kind, "context"), _RESERVED[kind], values, types
         )
-
-
-def _type_text_raw(value: Any) -> str:
-    """rudder-server's ToString of an id: '' for null, the text of a number or boolean."""
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
-    return go_text(value)
 
 
 def _set_rule(values: dict[str, Any], types: dict[str, Any], column: str, value: Any) -> None:

@@ -50,8 +50,8 @@ _GATE = re.compile(
     r"(?:[zZ]|[+-](?:[01][0-9]|2[0-3]):?(?:[0-5][0-9])?)?)?",
     re.ASCII,
 )
-# The part of that language dateparse reads correctly: a date, then either nothing, a lone
-# separator, or `T`/space with an optional `HH:MM[:S|:SS[.frac]]` and an optional zone.
+# The part of that language dateparse reads correctly: a date, then either nothing or `T`/space
+# followed by an optional `HH:MM[:S|:SS[.frac]]` and an optional zone.
 _PARSED = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:[T ](?:([0-9]{2}):([0-9]{2})(?::([0-9]{1,2})(?:\.([0-9]+))?)?)?"
@@ -180,7 +180,10 @@ def infer(value: object) -> tuple[AbstractType, object]:
     if kind is int:
         if _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
             return "int", value
-        return "float", float(value)  # type: ignore[arg-type]
+        try:
+            return "float", float(value)  # type: ignore[arg-type]
+        except OverflowError:  # orjson never makes such an int (it reads them as floats)
+            return "string", str(value)
     if kind is float:
         return _number(value)  # type: ignore[arg-type]
     return "string", value
