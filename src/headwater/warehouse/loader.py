@@ -530,8 +530,9 @@ class Loader:
                 cutoff = _iso(datetime.now(UTC) - timedelta(hours=window))
                 with self.lock, self.engine.transaction():
                     self.bookkeeping.expire_ids(cutoff)
-            keep = self.settings.keep_staged_hours * 3600
-            self.stage.expire(keep if keep > 0 else 3600.0)
+            # Loads that never committed (killed mid-load) are retried under a new id, so their files are
+            # garbage; an hour is far longer than any load takes.
+            self.stage.expire(max(self.settings.keep_staged_hours * 3600, 3600.0))
         except WarehouseError as error:
             log.warning("expiry skipped", extra={"error": str(error)})
 
