@@ -56,8 +56,29 @@ def _text(value: Any) -> Any:
 
 @dataclass
 class _TableRows:
+    """One table's cells, column by column; a column first seen at row n starts with n NULLs."""
+
     types: dict[str, AbstractType] = field(default_factory=dict)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    count: int = 0
+
+    def append(self, values: dict[str, Any]) -> None:
+        count = self.count
+        columns = self.columns
+        for column, value in values.items():
+            cells = columns.get(column)
+            if cells is None:
+                cells = columns[column] = [None] * count
+            elif len(cells) < count:
+                cells.extend([None] * (count - len(cells)))
+            cells.append(value)
+        self.count = count + 1
+
+    def padded(self) -> dict[str, list[Any]]:
+        for cells in self.columns.values():
+            if len(cells) < self.count:
+                cells.extend([None] * (self.count - len(cells)))
+        return self.columns
 
 
 @dataclass
@@ -115,7 +136,7 @@ class BatchBuilder:
                     if reason is not None:
                         self._discard(row.table, column, original, values, reason)
             values["uuid_ts"] = self._uuid_ts
-            entry.rows.append(values)
+            entry.append(values)
 
     def _discard(self, table: str, column: str, original: Any, values: dict[str, Any], reason: str) -> None:
         """One `rudder_discards` row per refused cell; RudderStack skips rows lacking id or received_at."""
@@ -143,31 +164,38 @@ class BatchBuilder:
             entry = self._column_types(DISCARDS_TABLE)
             for column, kind in DISCARDS_COLUMNS.items():
                 entry.types.setdefault(column, kind)
-            entry.rows.extend(self._discards)
+            for discard in self._discards:
+                entry.append(discard)
         for table, entry in self._tables.items():
-            if not entry.rows:
+            if not entry.count:
                 continue
             existing = self._schema.get(table)
-            used = {column for values in entry.rows for column in values}
+            cells = entry.padded()
+            used = set(cells)
             if existing is None:
                 new_tables[table] = {c: entry.types[c] for c in sorted(used)}
             else:
                 missing = {c: entry.types[c] for c in sorted(used) if c not in existing}
                 if missing:
                     new_columns[table] = missing
-            tables[table] = _to_arrow(entry.rows, {c: entry.types[c] for c in sorted(used)})
+            tables[table] = _to_arrow(cells, {c: entry.types[c] for c in sorted(used)})
         return BuiltBatch(tables, new_tables, new_columns, len(self._discards))
 
 
-def _to_arrow(rows: list[dict[str, Any]], columns: Mapping[str, AbstractType]) -> pa.Table:
+def _to_arrow(cells: Mapping[str, list[Any]], columns: Mapping[str, AbstractType]) -> pa.Table:
     arrays = []
     for column, kind in columns.items():
-        cells = [values.get(column) for values in rows]
+        values = cells[column]
         if kind == "datetime":
-            array = pa.array(cells, pa.string()).cast(_ARROW_TYPES["datetime"])
+            array = pa.array(values, pa.string()).cast(_ARROW_TYPES["datetime"])
         elif kind in ("string", "json"):
-            array = pa.array([_text(cell) for cell in cells], pa.string())
+            try:
+                array = pa.array(values, pa.string())
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                # Arrays (and objects in json columns) travel as their JSON text; rare enough to
+                # convert only when Arrow finds a non-string cell.
+                array = pa.array([_text(value) for value in values], pa.string())
         else:
-            array = pa.array(cells, _ARROW_TYPES[kind])
+            array = pa.array(values, _ARROW_TYPES[kind])
         arrays.append(array)
     return pa.Table.from_arrays(arrays, names=list(columns))

@@ -87,6 +87,19 @@ def _now_iso() -> str:
     return _iso(datetime.now(UTC))
 
 
+class _Laps:
+    """Adds the time since the previous lap to a named phase; a few perf_counter calls per load."""
+
+    def __init__(self, totals: dict[str, float]) -> None:
+        self._totals = totals
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._totals[phase] = self._totals.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
 @dataclass(slots=True)
 class Item:
     """One event to load: its stored bytes and where it came from (partition/offset None on replay)."""
@@ -212,6 +225,8 @@ class Loader:
             skip_tracks_table=settings.skip_tracks_table,
         )
         self.stats = LoaderStats()
+        # Seconds spent per phase of a load, summed over the process's life (bench and profiling).
+        self.phase_seconds: dict[str, float] = {}
         self.lock = threading.RLock()
         self._source_types = source_types or (lambda _source_id: "HTTP")
         self._sources: dict[str, SourceInfo] = {}
@@ -384,6 +399,7 @@ class Loader:
         window = self.settings.dedup_window_hours
         duplicates = 0
         staged: list[StagedFile] = []
+        clock = _Laps(self.phase_seconds)
         with self.engine.transaction():
             if offsets:
                 # A commit whose answer was lost (connection dropped) may have landed: what the
@@ -421,8 +437,10 @@ class Loader:
                         received_at if isinstance(received_at, str) else None,
                     )
                 )
+            clock.lap("parse")
             if window > 0 and events:
                 events, duplicates = self._drop_duplicates(events, window)
+            clock.lap("dedup")
             uuid_ts = _now_iso()
             builder = BatchBuilder(self._schema, uuid_ts)
             loaded_ids: list[tuple[str, str]] = []
@@ -440,23 +458,29 @@ class Loader:
                     loaded_ids.append((message_id, received_at))
                 if item.replay_of is not None:
                     replayed.append(item.replay_of)
+            clock.lap("transform")
             built = builder.build()
+            clock.lap("arrow")
             self._check_column_limit(built.new_tables, built.new_columns)
             namespace = self.settings.namespace
             for table, columns in built.new_tables.items():
                 self.engine.create_table(namespace, table, columns)
             for table, columns in built.new_columns.items():
                 self.engine.add_columns(namespace, table, columns)
+            clock.lap("ddl")
             for table, data in built.tables.items():
                 staged.append(self.stage.put(load_id, table, data))
                 _pause("stage")
+            clock.lap("stage_write")
             for staged_file in staged:
                 data = self.stage.read(staged_file)
+                clock.lap("stage_read")
                 if staged_file.table == USERS_TABLE:
                     self.engine.register("hw_staged_users", data)
                     self.engine.merge_users(namespace, "hw_staged_users", data.column_names)
                 else:
                     self.engine.append(namespace, staged_file.table, data)
+                clock.lap("insert")
             if window > 0 and loaded_ids:
                 self._remember_ids(loaded_ids)
             committed_at = _now_iso()
@@ -482,7 +506,9 @@ class Loader:
                     offsets=offsets,
                 )
             )
+            clock.lap("bookkeeping")
             _pause("commit")
+        clock.lap("commit")
         _pause("committed")
         self._after_commit(built.schema_after(), offsets, load_id, kind)
         outcome = LoadOutcome(
