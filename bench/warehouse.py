@@ -131,7 +131,9 @@ def write_log(directory: Path, chunks: Iterator[list[tuple[str, bytes]]]) -> tup
     return uvloop.run(_append_all(directory, chunks))
 
 
-def cheap_chunks(total: int, templates: list[bytes], chunk: int = 100_000) -> Iterator[list[tuple[str, bytes]]]:
+def cheap_chunks(
+    total: int, templates: list[bytes], chunk: int = 100_000
+) -> Iterator[list[tuple[str, bytes]]]:
     """`total` entries cycling through enriched demo payloads, each copy with its own messageId.
 
     The 8 hex digits of the id's first group are replaced by the copy number, so ids stay unique and
@@ -244,7 +246,11 @@ def instrument(loader: Loader, timer: PartTimer) -> Callable[[], None]:
     on(stage, "delete_load", "stage: delete")
     on(engine, "append", "engine insert")
     on(engine, "merge_users", "engine: users merge")
-    on(engine, "register", lambda name, data: "engine: users merge" if "users" in name else "dedup: check window")
+    on(
+        engine,
+        "register",
+        lambda name, data: "engine: users merge" if "users" in name else "dedup: check window",
+    )
     on(engine, "create_table", "engine DDL")
     on(engine, "add_columns", "engine DDL")
     on(bookkeeping, "record_load", "bookkeeping")
@@ -304,8 +310,9 @@ class LoadRun:
     seconds: float
     loads: int
     rows: int
-    ceiling_seconds: float
-    ceiling_rows: int
+    ceiling_seconds: float = 0.0
+    ceiling_rows: int = 0
+    phases: dict[str, float] = field(default_factory=dict)
     parts: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -327,8 +334,8 @@ def drain(
     total: int,
     timer: PartTimer | None = None,
     profile: cProfile.Profile | None = None,
-) -> tuple[float, int, int]:
-    """Load the whole log with an in-process Loader; returns (seconds, loads, rows)."""
+) -> LoadRun:
+    """Load the log with an in-process Loader until at least `total` events are in."""
     event_log = open_log(LogSettings(directory=log_dir, fsync=False))
     engine = open_engine(settings)
     stage = open_stage(settings)
@@ -351,12 +358,16 @@ def drain(
         if profile is not None:
             profile.disable()
         stats = loader.stats
-        if stats.events_loaded != total or stats.failed or stats.duplicates:
+        if stats.events_loaded != seen or stats.failed or stats.duplicates:
             raise SystemExit(
-                f"bench: loaded {stats.events_loaded} of {total} "
+                f"bench: loaded {stats.events_loaded} of {seen} "
                 f"(failed {stats.failed}, duplicates {stats.duplicates}): {stats.failures_by_reason}"
             )
-        return seconds, stats.loads, stats.rows
+        # `phase_seconds` is the loader's own lap timer (a few perf_counter calls per load).
+        phases = dict(getattr(loader, "phase_seconds", {}))
+        return LoadRun(
+            settings.engine, settings.batch_max_events, seen, seconds, stats.loads, stats.rows, phases=phases
+        )
     finally:
         if undo is not None:
             undo()
@@ -378,19 +389,25 @@ def duckdb_ceiling(path: Path, workdir: Path, namespace: str) -> tuple[float, in
         ]
         rows = 0
         for table in tables:
-            conn.execute(f"COPY (SELECT * FROM {namespace}.\"{table}\") TO '{export / table}.parquet' (FORMAT parquet)")
+            conn.execute(
+                f"COPY (SELECT * FROM {namespace}.\"{table}\") TO '{export / table}.parquet' (FORMAT parquet)"
+            )
             rows += conn.execute(f'SELECT count(*) FROM {namespace}."{table}"').fetchone()[0]  # type: ignore[index]
     with duckdb.connect(str(target)) as conn:
         conn.execute(f"ATTACH '{path}' AS loaded (READ_ONLY)")
         conn.execute(f"CREATE SCHEMA {namespace}")
         for table in tables:
-            conn.execute(f'CREATE TABLE {namespace}."{table}" AS SELECT * FROM loaded.{namespace}."{table}" WITH NO DATA')
+            conn.execute(
+                f'CREATE TABLE {namespace}."{table}" AS SELECT * FROM loaded.{namespace}."{table}" WITH NO DATA'
+            )
         conn.execute("DETACH loaded")
         conn.execute("CHECKPOINT")
         began = time.perf_counter()
         conn.execute("BEGIN")
         for table in tables:
-            conn.execute(f"INSERT INTO {namespace}.\"{table}\" SELECT * FROM read_parquet('{export / table}.parquet')")
+            conn.execute(
+                f"INSERT INTO {namespace}.\"{table}\" SELECT * FROM read_parquet('{export / table}.parquet')"
+            )
         conn.execute("COMMIT")
         seconds = time.perf_counter() - began
     shutil.rmtree(export)
@@ -407,7 +424,8 @@ def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, in
         tables = [
             name
             for (name,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
                 [namespace],
             ).fetchall()
         ]
@@ -423,9 +441,10 @@ def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, in
         began = time.perf_counter()
         with conn.cursor() as cur:
             for table in tables:
-                with (export / f"{table}.csv").open("rb") as src, cur.copy(
-                    f'COPY ceiling."{table}" FROM STDIN (FORMAT csv)'
-                ) as copy:
+                with (
+                    (export / f"{table}.csv").open("rb") as src,
+                    cur.copy(f'COPY ceiling."{table}" FROM STDIN (FORMAT csv)') as copy,
+                ):
                     while block := src.read(1 << 20):
                         copy.write(block)
         conn.commit()
@@ -434,78 +453,104 @@ def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, in
     return seconds, rows
 
 
+def settings_for(kind: str, batch: int, workdir: Path, dsn: str = "") -> WarehouseSettings:
+    return WarehouseSettings(
+        engine=kind,
+        duckdb_path=workdir / "warehouse.duckdb",
+        postgres_dsn=dsn,
+        batch_max_events=batch,
+        # A backlog fills every batch at once; a short interval only stops the last, partial batch
+        # from waiting a whole second for records that will never come.
+        batch_interval_seconds=0.05,
+        staging_dir=workdir / "staging",
+    )
+
+
 def load_round(
-    log_dir: Path, root: Path, kind: str, batch: int, total: int, *, timed_parts: bool = False
+    log_dir: Path,
+    root: Path,
+    kind: str,
+    batch: int,
+    total: int,
+    *,
+    ceiling: bool = True,
+    timer: PartTimer | None = None,
+    profile: cProfile.Profile | None = None,
 ) -> LoadRun:
+    """One drain into a fresh warehouse, then (if `ceiling`) the engine alone inserting the same rows."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
-    timer = PartTimer() if timed_parts else None
     try:
-        common: dict[str, Any] = {
-            "engine": kind,
-            "batch_max_events": batch,
-            # A backlog fills every batch at once; a short interval only stops the last, partial batch
-            # from waiting a whole second for records that will never come.
-            "batch_interval_seconds": 0.05,
-            "staging_dir": workdir / "staging",
-        }
         if kind == "duckdb":
-            settings = WarehouseSettings(duckdb_path=workdir / "warehouse.duckdb", **common)
-            seconds, loads, rows = drain(log_dir, settings, total, timer)
-            ceiling, ceiling_rows = duckdb_ceiling(settings.duckdb_path, workdir, settings.namespace)
-        else:
-            with fresh_postgres() as dsn:
-                settings = WarehouseSettings(postgres_dsn=dsn, **common)
-                seconds, loads, rows = drain(log_dir, settings, total, timer)
-                ceiling, ceiling_rows = postgres_ceiling(dsn, workdir, settings.namespace)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return LoadRun(kind, batch, total, seconds, loads, rows, ceiling, ceiling_rows, timer.totals if timer else {})
-
-
-def profile_round(log_dir: Path, root: Path, kind: str, batch: int, total: int, top: int) -> None:
-    """cProfile one drain and print the functions with the most own time."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"profile-{kind}-", dir=root))
-    profile = cProfile.Profile()
-    try:
-        settings = WarehouseSettings(
-            duckdb_path=workdir / "warehouse.duckdb",
-            engine=kind,
-            batch_max_events=batch,
-            batch_interval_seconds=0.05,
-            staging_dir=workdir / "staging",
-        )
-        if kind == "duckdb":
-            drain(log_dir, settings, total, profile=profile)
-        else:
-            with fresh_postgres() as dsn:
-                settings = WarehouseSettings(
-                    postgres_dsn=dsn, engine=kind, batch_max_events=batch, batch_interval_seconds=0.05,
-                    staging_dir=workdir / "staging",
+            settings = settings_for(kind, batch, workdir)
+            run = drain(log_dir, settings, total, timer, profile)
+            if ceiling:
+                run.ceiling_seconds, run.ceiling_rows = duckdb_ceiling(
+                    settings.duckdb_path, workdir, settings.namespace
                 )
-                drain(log_dir, settings, total, profile=profile)
+        else:
+            with fresh_postgres() as dsn:
+                settings = settings_for(kind, batch, workdir, dsn)
+                run = drain(log_dir, settings, total, timer, profile)
+                if ceiling:
+                    run.ceiling_seconds, run.ceiling_rows = postgres_ceiling(dsn, workdir, settings.namespace)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if timer is not None:
+        run.parts = dict(timer.totals)
+    return run
+
+
+def print_profile(kind: str, batch: int, run: LoadRun, profile: cProfile.Profile, top: int) -> None:
     stats = pstats.Stats(profile)
-    total_time = max(getattr(stats, "total_tt", 0.0), 1e-9)
-    print(f"\ncProfile of one {kind} drain (batch {batch:,}; {total_time:.1f} s under the profiler), by own time:")
+    total_time = max(float(getattr(stats, "total_tt", 0.0)), 1e-9)
+    print(
+        f"\ncProfile of one {kind} drain ({run.events:,} events, batch {batch:,}; {total_time:.1f} s "
+        "under the profiler), by own time:"
+    )
     entries = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
     for (filename, line, name), (_cc, calls, own, cumulative, _callers) in entries[:top]:
-        where = filename.replace(str(Path(sys.prefix)), "<venv>").replace(str(Path.cwd()), ".")
         print(
             f"  {own:7.2f} s own {100 * own / total_time:5.1f}%  {cumulative:7.2f} s cum  "
-            f"{calls:>10,}  {name} ({Path(where).name}:{line})"
+            f"{calls:>10,}  {name} ({Path(filename).name}:{line})"
         )
+
+
+def print_phases(label: str, events: int, seconds: float, phases: dict[str, float]) -> None:
+    """The loader's own laps (`Loader.phase_seconds`), as share of the timed drain."""
+    if not phases:
+        return
+    print(f"  {label}: loader phases ({seconds:.1f} s for {events:,} events)")
+    accounted = 0.0
+    for phase, spent in sorted(phases.items(), key=lambda item: item[1], reverse=True):
+        accounted += spent
+        print(
+            f"    {phase:14} {spent:7.2f} s  {100 * spent / seconds:5.1f}%  {1e6 * spent / events:6.1f} us/event"
+        )
+    rest = seconds - accounted
+    print(
+        f"    {'outside loads':14} {rest:7.2f} s  {100 * rest / seconds:5.1f}%  "
+        f"{1e6 * rest / events:6.1f} us/event  (log poll, after-commit, loop)"
+    )
 
 
 def print_parts(run: LoadRun) -> None:
     total = run.seconds
-    print(f"\nwhere the time goes: {run.engine}, batch {run.batch:,}, {total:.1f} s for {run.events:,} events")
+    print(
+        f"\nwhere the time goes, finer (methods wrapped with timers, exclusive time): {run.engine}, "
+        f"batch {run.batch:,}, {total:.1f} s for {run.events:,} events ({run.rate:,.0f} events/s)"
+    )
     accounted = 0.0
     for label, seconds in sorted(run.parts.items(), key=lambda item: item[1], reverse=True):
         accounted += seconds
-        print(f"  {label:32} {seconds:7.2f} s  {100 * seconds / total:5.1f}%  {1e6 * seconds / run.events:6.1f} us/event")
+        print(
+            f"  {label:32} {seconds:7.2f} s  {100 * seconds / total:5.1f}%  "
+            f"{1e6 * seconds / run.events:6.1f} us/event"
+        )
     rest = total - accounted
-    print(f"  {'the rest (loop, offsets, misc)':32} {rest:7.2f} s  {100 * rest / total:5.1f}%  {1e6 * rest / run.events:6.1f} us/event")
+    print(
+        f"  {'the rest (loop, offsets, misc)':32} {rest:7.2f} s  {100 * rest / total:5.1f}%  "
+        f"{1e6 * rest / run.events:6.1f} us/event"
+    )
 
 
 def run_load(args: argparse.Namespace, root: Path) -> None:
@@ -525,9 +570,10 @@ def run_load(args: argparse.Namespace, root: Path) -> None:
                 run = load_round(log_dir, root, kind, batch, count)
                 runs.setdefault((kind, batch), []).append(run)
                 print(
-                    f"round {round_no + 1} {kind:8} batch {batch:>6,}: {run.rate:>8,.0f} events/s "
-                    f"({run.seconds:.1f} s, {run.loads} loads, {run.rows:,} rows)  ceiling {run.ceiling_rate:>9,.0f} "
-                    f"events/s ({run.ceiling_seconds:.1f} s, {run.ceiling_rows:,} rows)  ratio {run.ratio:.2f}",
+                    f"round {round_no + 1} {kind:8} batch {batch:>6,}: {run.rate:>7,.0f} events/s "
+                    f"({run.seconds:.1f} s, {run.loads} loads, {run.rows:,} rows)  ceiling "
+                    f"{run.ceiling_rate:>9,.0f} events/s ({run.ceiling_seconds:.1f} s, {run.ceiling_rows:,} rows)"
+                    f"  ratio {run.ratio:.3f}",
                     flush=True,
                 )
     print("\nmedians (ratio = ceiling time / loader time)")
@@ -536,15 +582,23 @@ def run_load(args: argparse.Namespace, root: Path) -> None:
         ceiling = statistics.median(r.ceiling_rate for r in each)
         ratio = statistics.median(r.ratio for r in each)
         print(
-            f"{kind:8} batch {batch:>6,}: loader {rate:>8,.0f} events/s   ceiling {ceiling:>9,.0f} events/s   "
-            f"ratio {ratio:.2f}   (target >= 0.5)"
+            f"{kind:8} batch {batch:>6,}: loader {rate:>7,.0f} events/s   ceiling {ceiling:>9,.0f} events/s   "
+            f"ratio {ratio:.3f}   (target >= 0.5)"
         )
+    for (kind, batch), each in runs.items():
+        middle = sorted(each, key=lambda r: r.seconds)[len(each) // 2]
+        print_phases(f"{kind} batch {batch:,} (median round)", middle.events, middle.seconds, middle.phases)
+    subset = min(count, args.breakdown_events)
     if not args.no_breakdown:
         for kind in engines:
-            print_parts(load_round(log_dir, root, kind, args.batch_sizes[0], count, timed_parts=True))
+            print_parts(
+                load_round(log_dir, root, kind, args.batch_sizes[0], subset, ceiling=False, timer=PartTimer())
+            )
     if args.profile_top:
         for kind in engines:
-            profile_round(log_dir, root, kind, args.batch_sizes[0], count, args.profile_top)
+            profile = cProfile.Profile()
+            run = load_round(log_dir, root, kind, args.batch_sizes[0], subset, ceiling=False, profile=profile)
+            print_profile(kind, args.batch_sizes[0], run, profile, args.profile_top)
     shutil.rmtree(log_dir, ignore_errors=True)
 
 
@@ -577,6 +631,7 @@ class Server:
 
 
 def start_headwater(workdir: Path, workers: int, warehouse: dict[str, Any]) -> Server:
+    """`headwater up` as tests/conftest.py starts it, ready once /health and the warehouse socket answer."""
     port = free_port()
     config = workdir / "headwater.yaml"
     config.write_text(
@@ -645,9 +700,10 @@ class Freshness:
     seconds: float
     errors: int
     ack_ms: list[float]
-    delays: list[float]
+    delays: list[tuple[float, float]]  # (seconds since the first send, ack -> queryable)
     unseen: int
     poll_ms: list[float]
+    lags: list[tuple[float, int]]  # (seconds since the first send, events in the log not yet loaded)
 
 
 async def _send_steady(
@@ -659,6 +715,7 @@ async def _send_steady(
     run: str,
     acked: dict[str, float],
 ) -> tuple[int, int, float, list[float]]:
+    """Open-loop pacing: request k leaves at start + k * interval whatever the answers do."""
     per_request = len(bodies[0])
     interval = per_request / rate
     total = int(seconds / interval)
@@ -698,25 +755,30 @@ async def _send_steady(
         tasks = set()
         started = time.monotonic()
         for number in range(total):
-            due = started + number * interval
-            pause = due - time.monotonic()
+            pause = started + number * interval - time.monotonic()
             if pause > 0:
                 await asyncio.sleep(pause)
             task = asyncio.create_task(one(number))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-        sent_for = time.monotonic() - started
         if tasks:
             await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
-    del sent_for
     return events_acked, errors, elapsed, ack_ms
 
 
 def _poll_markers(
-    socket: Path, acked: dict[str, float], seen: dict[str, float], stop: threading.Event, poll_ms: list[float]
+    socket: Path,
+    acked: dict[str, float],
+    seen: dict[str, float],
+    stop: threading.Event,
+    poll_ms: list[float],
+    lags: list[tuple[float, int]],
 ) -> None:
+    """Every 100 ms ask the warehouse which acknowledged markers it can return; every 2 s, its lag."""
     client = WarehouseClient(socket, timeout=30)
+    started = time.monotonic()
+    last_status = 0.0
     while not stop.is_set():
         pending = [marker for marker in list(acked) if marker not in seen]
         if pending:
@@ -731,49 +793,65 @@ def _poll_markers(
             if result is not None:
                 for (found,) in result.rows:
                     seen.setdefault(found, done)
+        if time.monotonic() - last_status >= 2.0:
+            last_status = time.monotonic()
+            try:
+                lags.append((last_status - started, int(client.status().get("lag_total") or 0)))
+            except (WarehouseError, httpx.HTTPError):
+                pass
         stop.wait(0.1)
 
 
-def run_freshness(args: argparse.Namespace, root: Path) -> None:
-    per_request = args.per_request
+def freshness_round(args: argparse.Namespace, root: Path, rate: float, bodies: list[list[bytes]]) -> None:
     print(
-        f"freshness: headwater up (2 ingest workers, DuckDB, batch_interval_seconds "
-        f"{args.batch_interval:g}), {args.rate:,.0f} events/s offered for {args.seconds:g} s in "
-        f"batches of {per_request}, a marker in every 10th request",
+        f"\nfreshness: headwater up (2 ingest workers, DuckDB, batch_interval_seconds "
+        f"{args.batch_interval:g}), {rate:,.0f} events/s offered for {args.seconds:g} s in "
+        f"batches of {args.per_request}, a marker in every 10th request",
         flush=True,
     )
-    bodies = request_bodies(per_request, 200)
     workdir = Path(tempfile.mkdtemp(prefix="freshness-", dir=root))
     server = start_headwater(workdir, 2, {"engine": "duckdb", "batch_interval_seconds": args.batch_interval})
     acked: dict[str, float] = {}
     seen: dict[str, float] = {}
     poll_ms: list[float] = []
+    lags: list[tuple[float, int]] = []
     stop = threading.Event()
     socket = server.data_dir / "run" / "warehouse.sock"
-    poller = threading.Thread(target=_poll_markers, args=(socket, acked, seen, stop, poll_ms), daemon=True)
-    poller.start()
+    poller = threading.Thread(
+        target=_poll_markers, args=(socket, acked, seen, stop, poll_ms, lags), daemon=True
+    )
     run = uuid.uuid4().hex[:8]
     try:
+        began = time.monotonic()
+        poller.start()
         events, errors, elapsed, ack_ms = uvloop.run(
-            _send_steady(server.url, bodies, args.rate, args.seconds, 10, run, acked)
+            _send_steady(server.url, bodies, rate, args.seconds, 10, run, acked)
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + args.drain_timeout
         while len(seen) < len(acked) and time.monotonic() < deadline:
             time.sleep(0.2)
         stop.set()
         poller.join(30)
-        status = WarehouseClient(socket).status()
-        loads = WarehouseClient(socket).query(
-            "select count(*), avg(events), quantile_cont(epoch(committed_at::timestamp) - "
-            "epoch(started_at::timestamp), 0.5) from _headwater.loads"
+        client = WarehouseClient(socket)
+        loads = client.query(
+            "select count(*), avg(events), quantile_cont(epoch(committed_at) - epoch(started_at), 0.5) "
+            "from _headwater.loads"
         )
     finally:
         stop.set()
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    delays = sorted(seen[m] - acked[m] for m in acked if m in seen)
-    result = Freshness(args.rate, events / elapsed, elapsed, errors, ack_ms, delays, len(acked) - len(seen), poll_ms)
-    print_freshness(result, args.batch_interval, status, loads.rows[0])
+    delays = sorted((acked[m] - began, seen[m] - acked[m]) for m in acked if m in seen)
+    result = Freshness(
+        rate, events / elapsed, elapsed, errors, ack_ms, delays, len(acked) - len(seen), poll_ms, lags
+    )
+    print_freshness(result, args.batch_interval, args.seconds, loads.rows[0])
+
+
+def run_freshness(args: argparse.Namespace, root: Path) -> None:
+    bodies = request_bodies(args.per_request, 200)
+    for rate in args.rate:
+        freshness_round(args, root, rate, bodies)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -781,22 +859,34 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def print_freshness(r: Freshness, interval: float, status: dict[str, Any], loads: tuple[Any, ...]) -> None:
-    p50, p99, worst = pct(r.delays, 0.5), pct(r.delays, 0.99), max(r.delays, default=float("nan"))
+def print_freshness(r: Freshness, interval: float, seconds: float, loads: tuple[Any, ...]) -> None:
+    delays = [d for _, d in r.delays]
+    p50, p99, worst = pct(delays, 0.5), pct(delays, 0.99), max(delays, default=float("nan"))
     print(
-        f"sent {r.achieved:,.0f} events/s acknowledged over {r.seconds:.1f} s (offered {r.offered:,.0f}); "
+        f"acknowledged {r.achieved:,.0f} events/s over {r.seconds:.1f} s (offered {r.offered:,.0f}); "
         f"non-2xx/errors {r.errors}; ack p50 {pct(r.ack_ms, 0.5):.1f} ms p99 {pct(r.ack_ms, 0.99):.1f} ms"
     )
-    print(f"markers: {len(r.delays)} seen, {r.unseen} never seen within 120 s after the last send")
+    print(f"markers: {len(delays)} seen, {r.unseen} not seen within the wait after the last send")
     print(
         f"ack -> queryable: p50 {p50:.2f} s   p99 {p99:.2f} s   max {worst:.2f} s   (target p99 <= 10 s)\n"
         f"  baseline: batch_interval_seconds {interval:g} s -> p50/interval {p50 / interval:.2f}, "
         f"p99/interval {p99 / interval:.2f}"
     )
+    windows = []
+    for start in range(0, int(seconds), 10):
+        inside = [d for at, d in r.delays if start <= at < start + 10]
+        if inside:
+            windows.append(f"{start}-{start + 10} s: {statistics.median(inside):.1f}")
+    print("  median ack -> queryable by send time: " + ", ".join(windows))
+    lag_during = [lag for at, lag in r.lags if at <= r.seconds]
     print(
-        f"  poll round trip (select over the socket) p50 {pct(r.poll_ms, 0.5):.0f} ms p99 "
-        f"{pct(r.poll_ms, 0.99):.0f} ms; loads {loads[0]}, {float(loads[1] or 0):,.0f} events each on average, "
-        f"median load {float(loads[2] or 0):.2f} s; lag at the end {status.get('lag_total')}"
+        f"  loader lag (events in the log not yet loaded) during sending: max {max(lag_during, default=0):,}, "
+        f"at the end of sending {lag_during[-1] if lag_during else 0:,}"
+    )
+    print(
+        f"  poll round trip (select over the socket) p50 {pct(r.poll_ms, 0.5):.0f} ms "
+        f"p99 {pct(r.poll_ms, 0.99):.0f} ms; {loads[0]} loads of {float(loads[1] or 0):,.0f} events on average, "
+        f"median load {float(loads[2] or 0):.2f} s"
     )
 
 
@@ -816,40 +906,51 @@ def rss_kib(pid: int, field_name: str) -> int:
 @dataclass
 class MemoryRun:
     events: int
+    loaded: int
     seconds: float
-    idle_kib: int
     peak_rss_kib: int
     hwm_kib: int
     log_bytes: int
+    samples: list[tuple[float, int, int]]  # (seconds, events loaded, VmRSS KiB)
 
 
-def memory_round(root: Path, total: int, templates: list[bytes]) -> MemoryRun:
+def memory_round(root: Path, total: int, templates: list[bytes], max_seconds: float) -> MemoryRun:
+    """Write a backlog, drain it with the real warehouse worker process, and watch its RSS."""
     workdir = Path(tempfile.mkdtemp(prefix=f"memory-{total}-", dir=root))
     data_dir = workdir / "data"
     try:
         began = time.perf_counter()
-        count, size = write_log(data_dir / "log", cheap_chunks(total, templates))
+        count, _ = write_log(data_dir / "log", cheap_chunks(total, templates))
         log_bytes = sum(p.stat().st_size for p in (data_dir / "log").rglob("*") if p.is_file())
-        print(f"  {count:,} events written to the log ({mb(log_bytes)} on disk) in {time.perf_counter() - began:.0f} s", flush=True)
-        config = workdir / "headwater.yaml"
-        config.write_text(yaml.safe_dump({"data_dir": str(data_dir), "sources": [{"name": "bench", "write_key": KEY}]}))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "headwater.warehouse.worker", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(workdir / "worker.log").open("wb"),
-            stdin=subprocess.DEVNULL,
+        print(
+            f"  {count:,} events written to the log ({mb(log_bytes)} on disk) "
+            f"in {time.perf_counter() - began:.0f} s",
+            flush=True,
         )
+        config = workdir / "headwater.yaml"
+        config.write_text(
+            yaml.safe_dump({"data_dir": str(data_dir), "sources": [{"name": "bench", "write_key": KEY}]})
+        )
+        worker_log = workdir / "worker.log"
+        with worker_log.open("wb") as err:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "headwater.warehouse.worker", "--config", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
         client = WarehouseClient(data_dir / "run" / "warehouse.sock", timeout=30)
         started = time.monotonic()
-        idle = 0
-        peak = 0
+        peak = loaded = 0
+        samples: list[tuple[float, int, int]] = []
         last_status = 0.0
         last_report = started
-        loaded = 0
         try:
             while True:
                 if process.poll() is not None:
-                    raise SystemExit(f"warehouse worker exited {process.returncode}:\n{(workdir / 'worker.log').read_text()[-3000:]}")
+                    raise SystemExit(
+                        f"warehouse worker exited {process.returncode}:\n{worker_log.read_text()[-3000:]}"
+                    )
                 rss = rss_kib(process.pid, "VmRSS")
                 peak = max(peak, rss)
                 now = time.monotonic()
@@ -858,15 +959,17 @@ def memory_round(root: Path, total: int, templates: list[bytes]) -> MemoryRun:
                     try:
                         loader = client.status()["loader"]
                         loaded = loader["events_loaded"] + loader["duplicates"] + loader["failed"]
-                        if not idle and loader["loads"] == 0:
-                            idle = rss
                     except (WarehouseError, httpx.HTTPError, OSError, orjson.JSONDecodeError):
                         pass
-                    if loaded >= total:
+                    samples.append((now - started, loaded, rss))
+                    if loaded >= total or now - started > max_seconds:
                         break
                     if now - last_report >= 60:
                         last_report = now
-                        print(f"    {now - started:5.0f} s: {loaded:,} loaded, VmRSS {rss / 1024:,.0f} MiB", flush=True)
+                        print(
+                            f"    {now - started:5.0f} s: {loaded:,} loaded, VmRSS {rss / 1024:,.0f} MiB",
+                            flush=True,
+                        )
                 time.sleep(0.2)
             seconds = time.monotonic() - started
             hwm = rss_kib(process.pid, "VmHWM")
@@ -877,44 +980,104 @@ def memory_round(root: Path, total: int, templates: list[bytes]) -> MemoryRun:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        return MemoryRun(count, seconds, idle, peak, hwm, log_bytes)
+        return MemoryRun(count, loaded, seconds, peak, hwm, log_bytes, samples)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def idle_rss(root: Path) -> int:
+    """VmRSS of the warehouse worker with an empty log, 5 s after its socket answers: the baseline."""
+    workdir = Path(tempfile.mkdtemp(prefix="memory-idle-", dir=root))
+    data_dir = workdir / "data"
+    try:
+        write_log(data_dir / "log", iter([]))
+        config = workdir / "headwater.yaml"
+        config.write_text(
+            yaml.safe_dump({"data_dir": str(data_dir), "sources": [{"name": "bench", "write_key": KEY}]})
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "headwater.warehouse.worker", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            client = WarehouseClient(data_dir / "run" / "warehouse.sock", timeout=5)
+            deadline = time.monotonic() + 60
+            while not client.available() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(5)
+            return rss_kib(process.pid, "VmRSS")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_memory(args: argparse.Namespace, root: Path) -> None:
-    print(f"memory: df -h {root}:\n{subprocess.run(['df', '-h', str(root)], capture_output=True, text=True).stdout}")
+    free = subprocess.run(["df", "-h", str(root)], capture_output=True, text=True).stdout
+    print(f"memory: df -h {root}\n{free}")
     templates = [payload for chunk in demo_chunks(DEMO_CHUNK, seed=99) for _, payload in chunk]
+    idle = idle_rss(root)
+    print(f"idle warehouse worker (empty log): VmRSS {idle / 1024:,.0f} MiB", flush=True)
     runs = []
     for total in args.memory_events:
-        print(f"backlog of {total:,} events (warehouse worker, DuckDB, batch_max_events 20000)", flush=True)
-        run = memory_round(root, total, templates)
-        runs.append(run)
         print(
-            f"  drained in {run.seconds:.0f} s ({run.events / run.seconds:,.0f} events/s); "
-            f"VmRSS before the first load {run.idle_kib / 1024:,.0f} MiB, sampled peak {run.peak_rss_kib / 1024:,.0f} MiB, "
-            f"VmHWM {run.hwm_kib / 1024:,.0f} MiB",
+            f"backlog of {total:,} events: python -m headwater.warehouse.worker, DuckDB, defaults "
+            f"(batch_max_events 20000); stops after {args.memory_max_seconds:.0f} s",
+            flush=True,
+        )
+        run = memory_round(root, total, templates, args.memory_max_seconds)
+        runs.append(run)
+        complete = "drained" if run.loaded >= run.events else f"STOPPED at {run.loaded:,} loaded"
+        quarters = []
+        for fraction in (0.25, 0.5, 0.75, 1.0):
+            sample = next((s for s in run.samples if s[1] >= fraction * run.loaded), run.samples[-1])
+            quarters.append(f"{sample[1]:,} ({sample[0]:.0f} s): {sample[2] / 1024:,.0f}")
+        print(
+            f"  {complete} in {run.seconds:.0f} s ({run.loaded / run.seconds:,.0f} events/s); sampled peak "
+            f"VmRSS {run.peak_rss_kib / 1024:,.0f} MiB; VmHWM {run.hwm_kib / 1024:,.0f} MiB "
+            f"({run.hwm_kib / idle:.2f} x idle)\n  VmRSS (MiB) by events loaded: " + ", ".join(quarters),
             flush=True,
         )
     first = runs[0]
     for run in runs[1:]:
-        print(f"peak {run.events:,} / peak {first.events:,}: {run.hwm_kib / first.hwm_kib:.2f}")
+        print(
+            f"VmHWM at {run.loaded:,} loaded / VmHWM at {first.loaded:,} loaded: "
+            f"{run.hwm_kib / first.hwm_kib:.2f}"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000, help="demo events for the load rate")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[20_000, 50_000])
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--only", choices=("load", "freshness", "memory"))
     parser.add_argument("--no-breakdown", action="store_true", help="skip the timed-parts run")
-    parser.add_argument("--profile-top", type=int, default=0, help="also cProfile one drain; print N functions")
-    parser.add_argument("--rate", type=float, default=10_000.0, help="freshness: offered events/s")
+    parser.add_argument(
+        "--profile-top", type=int, default=25, help="cProfile one drain; print N functions (0: skip)"
+    )
+    parser.add_argument(
+        "--breakdown-events", type=int, default=200_000, help="events in the timed-parts and cProfile drains"
+    )
+    parser.add_argument(
+        "--rate", type=float, nargs="+", default=[10_000.0], help="freshness: offered events/s"
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=600.0, help="freshness: wait for markers after sending"
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="freshness: how long to send")
     parser.add_argument("--per-request", type=int, default=100)
     parser.add_argument("--batch-interval", type=float, default=1.0)
     parser.add_argument("--memory-events", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument(
+        "--memory-max-seconds", type=float, default=1200.0, help="memory: stop a drain after this long"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where temporary data goes (default /tmp)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="headwater-whbench-", dir=args.workdir))
@@ -923,7 +1086,6 @@ def main() -> None:
         if args.only in (None, "load"):
             run_load(args, root)
         if args.only in (None, "freshness"):
-            print()
             run_freshness(args, root)
         if args.only in (None, "memory"):
             print()

@@ -18,6 +18,7 @@ import base64
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -81,7 +82,7 @@ class Traffic:
     url: str
     write_key: str
     batch_size: int = 25
-    interval: float = 0.02
+    interval: float = 0.04
     resend_every: int = 40
     acked: set[str] = field(default_factory=set)
     unanswered: set[str] = field(default_factory=set)
@@ -211,11 +212,23 @@ class Warehouse:
         deadline = time.monotonic() + timeout
         while True:
             try:
+                self._require_listening()
                 return self.client.query(sql).rows
             except (httpx.HTTPError, OSError, WarehouseError) as error:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"query {sql!r} kept failing: {error}\n{self.log_tail()}") from error
                 time.sleep(0.2)
+
+    def _require_listening(self) -> None:
+        """Raise OSError unless the socket accepts connections.
+
+        httpx's Unix-socket connect does not close its socket when the connect is refused (httpcore
+        1.0.9), which pytest reports as an unraisable ResourceWarning; a restarting warehouse
+        process leaves exactly that stale socket file, so look with a socket we close ourselves.
+        """
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2.0)
+            probe.connect(str(self.client.path))
 
     def cli(self, *args: str) -> str:
         """Run the `headwater` CLI against this node's config; its stdout."""
@@ -402,6 +415,7 @@ def kill_at_points(warehouse: Warehouse, tail: LogTail, case: Case) -> tuple[Cou
                 if quick_streak >= 3 and time.monotonic() - born < 2.1:
                     continue
                 os.kill(pid, signal.SIGKILL)
+                print("KILL", target, round(time.monotonic() - born, 2))
                 lateness = time.time() - logged_at(entry)
                 victim = pid
                 break
@@ -435,11 +449,15 @@ def test_sigkilled_loader_loads_each_acknowledged_event_once(
         tail = LogTail(running.log_path)
         traffic = Traffic(running.url, running.write_key).start()
         try:
+            T0=time.monotonic()
             timely, killed_at, late = kill_at_points(warehouse, tail, case)
+            T1=time.monotonic()
             time.sleep(1.0)  # traffic goes on into a loader that is not killed any more
             traffic.stop()
             offsets = warehouse.wait_caught_up()
+            T2=time.monotonic()
             figures = warehouse.assert_exactly_once(traffic)
+            print("TIMING kill", T1-T0, "catchup", T2-T1, "verify", time.monotonic()-T2)
             assert offsets == warehouse.log_ends()
             stage: Stage = S3Stage(s3) if s3 is not None else LocalStage(running.data_dir / "staging")
             staged = check_staged_leftovers(stage, warehouse.committed_loads(), killed_at)

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from headwater.warehouse.model import AbstractType, Row
-from headwater.warehouse.values import discard_text, reconcile
+from headwater.warehouse.values import discard_text, json_text, reconcile
 
 __all__ = ["DISCARDS_COLUMNS", "DISCARDS_TABLE", "USERS_TABLE", "BatchBuilder", "BuiltBatch", "arrow_type"]
 
@@ -50,7 +49,7 @@ def arrow_type(kind: AbstractType) -> pa.DataType:
 def _text(value: Any) -> Any:
     """Lists and objects travel as JSON text; RudderStack writes arrays into load files the same way."""
     if isinstance(value, list | dict):
-        return orjson.dumps(value).decode()
+        return json_text(value)
     return value
 
 

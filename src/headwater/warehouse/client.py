@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,16 @@ class WarehouseClient:
     def available(self) -> bool:
         if not self.path.exists():
             return False
+        # A socket file left by a killed process refuses connections; check with a plain connect,
+        # which closes cleanly, before httpx (which leaks its socket on a failed Unix connect).
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2.0)
+            probe.connect(str(self.path))
+        except OSError:
+            return False
+        finally:
+            probe.close()
         try:
             self._request("GET", "/status")
         except (httpx.HTTPError, OSError, WarehouseError, orjson.JSONDecodeError):
