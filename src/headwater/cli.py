@@ -214,9 +214,13 @@ def _echo_warehouse(warehouse: dict[str, Any] | None) -> None:
     if loader["last_load_at"]:
         ago = time.time() - loader["last_load_at"]
         click.echo(f"  last load {ago:.1f} s ago ({loader['last_load_id']})")
-    click.echo(f"  failed events {loader['failed']:,}")
-    for reason, count in sorted(loader["failures_by_reason"].items(), key=lambda kv: -kv[1]):
-        click.echo(f"    {count:,}  {reason}")
+    pending = warehouse.get("failed_pending")
+    if pending is None:
+        click.echo(f"  failed events: {loader['failed']:,} since start (the warehouse cannot be read now)")
+    else:
+        click.echo(f"  failed events awaiting replay: {sum(pending.values()):,}")
+        for reason, count in pending.items():
+            click.echo(f"    {count:,}  {reason}")
     if loader["last_error"]:
         click.echo(f"  last error: {loader['last_error']}")
 

@@ -21,6 +21,7 @@ from headwater.log import open_log
 from headwater.log.settings import LogSettings
 from headwater.logs import configure_logging, get_logger
 from headwater.warehouse.client import socket_path
+from headwater.warehouse.engines.base import Engine
 from headwater.warehouse.engines.open import open_engine
 from headwater.warehouse.errors import WarehouseError
 from headwater.warehouse.loader import Loader, LoadOutcome
@@ -56,6 +57,7 @@ def serve(config: Config, stop: threading.Event) -> None:
         if loader._consumer is not None:
             lag = loader.consumer.lag()
         return {
+            "failed_pending": _pending_failures(engine),
             "engine": engine.kind,
             "namespace": settings.namespace,
             "stage": stage.describe(),
@@ -81,6 +83,19 @@ def serve(config: Config, stop: threading.Event) -> None:
         engine.close()
         event_log.close()
     log.info("warehouse process stopped")
+
+
+def _pending_failures(engine: Engine) -> dict[str, int] | None:
+    """Failed events not yet replayed, by reason, as the warehouse holds them (None while it is down)."""
+    try:
+        result = engine.query(
+            "SELECT reason, count(*) FROM _headwater.failed_events WHERE replayed_at IS NULL "
+            "GROUP BY reason ORDER BY 2 DESC",
+            limit=50,
+        )
+    except Exception:  # status must answer even when the warehouse cannot
+        return None
+    return {str(reason): int(count) for reason, count in result.rows}
 
 
 def _run_loader(loader: Loader, stop: threading.Event) -> None:
