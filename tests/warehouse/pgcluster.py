@@ -13,6 +13,7 @@ Two ways to run one, tried in order:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -58,7 +59,9 @@ def postgres_bin(program: str) -> str | None:
 def _run(argv: list[str], timeout: float = 60.0) -> str:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited with {result.returncode}:\n{result.stdout}{result.stderr}")
+        raise RuntimeError(
+            f"{' '.join(argv)} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
+        )
     return result.stdout
 
 
@@ -222,10 +225,8 @@ class PgCluster:
             return
         if self.directory is not None:
             if (self.directory / "data" / "postmaster.pid").exists():
-                try:
+                with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
                     self.stop("immediate")
-                except (RuntimeError, subprocess.TimeoutExpired):
-                    pass
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
 

@@ -20,9 +20,12 @@ import pytest
 
 from tests.conftest import RunningHeadwater, start_headwater
 from tests.warehouse.pgcluster import PgCluster, PgClusterUnavailable
-from tests.warehouse.test_loader_crash import PAUSED, LogTail, Traffic, Warehouse
+from tests.warehouse.test_loader_crash import PAUSED, LogTail, Traffic, Warehouse, logged_at
 
 pytestmark = pytest.mark.slow
+
+# How long the loader holds inside its transaction before COMMIT: time enough to stop the server.
+COMMIT_PAUSE = 0.8
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +61,11 @@ def wait_for_status(warehouse: Warehouse, error_text: str, timeout: float = 20.0
     """`headwater status --json` once the loader reports retrying with `error_text` in its last error."""
     deadline = time.monotonic() + timeout
     while True:
-        report = warehouse.status()["warehouse"]
+        report: dict[str, Any] = warehouse.status()["warehouse"]
         assert report is not None, "the warehouse process stopped answering"
         loader = report["loader"]
-        if loader["state"] == "retrying" and error_text in (loader["last_error"] or ""):
+        last_error = loader["last_error"]
+        if loader["state"] == "retrying" and last_error and error_text in last_error:
             return report
         assert time.monotonic() < deadline, f"loader never reported {error_text!r}: {report}"
         time.sleep(0.3)
@@ -75,7 +79,7 @@ def test_postgres_stopped_mid_load_loses_and_doubles_nothing(
     cluster: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Held inside the transaction long enough to stop the server before the COMMIT is sent.
-    monkeypatch.setenv("HEADWATER_WAREHOUSE_PAUSE", "commit:0.6")
+    monkeypatch.setenv("HEADWATER_WAREHOUSE_PAUSE", f"commit:{COMMIT_PAUSE}")
     running = start_node(tmp_path / "node", cluster.create_database())
     warehouse = Warehouse(running)
     tail = LogTail(running.log_path)
@@ -90,8 +94,14 @@ def test_postgres_stopped_mid_load_loses_and_doubles_nothing(
         while cut is None:
             assert time.monotonic() < deadline, warehouse.log_tail()
             for entry in tail.lines():
-                if entry.get("msg") == PAUSED and entry.get("point") == "commit" and entry.get("pid") == pid:
+                if (
+                    entry.get("msg") == PAUSED
+                    and entry.get("point") == "commit"
+                    and entry.get("pid") == pid
+                    and time.time() - logged_at(entry) < 0.2  # not an earlier load's pause
+                ):
                     cluster.stop("immediate")
+                    stopped_within = time.time() - logged_at(entry)
                     cut = entry
                     break
             else:
@@ -100,13 +110,21 @@ def test_postgres_stopped_mid_load_loses_and_doubles_nothing(
         report = wait_for_status(warehouse, "")
         assert report["lag_total"] > 0
         down_error = report["loader"]["last_error"]
-        time.sleep(max(0.0, down + 6.0 - time.monotonic()))
+        time.sleep(max(0.0, down + 5.0 - time.monotonic()))
         cluster.start()
         up = time.monotonic()
         first_outage = traffic.answers_between(down, up)
         # The load held at COMMIT failed and was retried, never committed as it stood.
-        following = [e for e in tail.lines() if e.get("pid") == pid and e.get("logger", "").endswith("loader")]
+        following = [
+            e for e in tail.lines() if e.get("pid") == pid and e.get("logger", "").endswith("loader")
+        ]
         assert following and following[0]["msg"] == "load retry", following[:3]
+        cut_error = str(following[0]["error"])
+        # Not a new load that found the server gone: the COMMIT itself lost its connection.
+        assert stopped_within < COMMIT_PAUSE, (
+            f"the server went down {stopped_within:.2f}s after the pause began: after the COMMIT"
+        )
+        assert "cannot connect" not in cut_error, cut_error
 
         # Outage 2: a fast stop (clients disconnected) at an arbitrary moment, shorter.
         wait_for_loads(warehouse, sum(warehouse.offsets().values()) + 500)
@@ -137,7 +155,7 @@ def test_postgres_stopped_mid_load_loses_and_doubles_nothing(
         f"{up - down:.1f}s down) and once more ({len(second_outage)} answered 200); "
         f"{len(traffic.acked)} acknowledged + {len(set(traffic.resent))} resent, {figures['loaded']} loaded "
         f"once, {figures['duplicates']} duplicates dropped, {status['loader']['retries']} retries, "
-        f"error while down: {down_error[:90]!r}"
+        f"the held COMMIT failed with {cut_error[:70]!r}, status while down: {down_error[:70]!r}"
     )
 
 

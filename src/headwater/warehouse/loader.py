@@ -347,8 +347,14 @@ class Loader:
 
     def _retrying(self, action: Callable[[], Any], stop: threading.Event) -> Any:
         pause = 0.2
+        reopen = False
         while True:
             try:
+                if reopen:
+                    # Part of the attempt: a warehouse still down here is one more retry, not the end.
+                    with self.lock:
+                        self.engine.open()
+                        self._refresh_schema()
                 return action()
             except (WarehouseUnavailable, StagingError) as error:
                 self.stats.retries += 1
@@ -361,9 +367,7 @@ class Loader:
                 if stop.wait(pause):
                     raise
                 pause = min(pause * 2, self.settings.retry_max_seconds)
-                with self.lock:
-                    self.engine.open()
-                    self._refresh_schema()
+                reopen = True
 
     # -- one load ---------------------------------------------------------------------------------
 
