@@ -308,3 +308,17 @@ def test_query_output_formats() -> None:
     assert table[0].split() == ["id", "n", "note"]
     assert table[2].split() == ["a", "1", "NULL"]
     assert table[-1] == "(2 rows)"
+
+
+def test_restart_clears_staged_files_left_by_killed_loads(harness: Harness) -> None:
+    import pyarrow as pa
+
+    harness.append(event("z1"))
+    harness.drain()
+    stage = open_stage(harness.settings)
+    stage.put("20260101T000000000Z-1-000001", "tracks", pa.table({"id": ["orphan"]}))
+    assert stage.loads()
+    harness.restart()
+    assert stage.loads() == {}
+    # The consumer is committed to the warehouse's offsets at start.
+    assert harness.loader.consumer.committed() == {0: 1}

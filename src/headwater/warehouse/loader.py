@@ -272,7 +272,11 @@ class Loader:
                 if partition not in starts:
                     consumer.seek(partition, offset)
             self._consumer = consumer
+            if offsets:
+                # The warehouse is the truth; a crash after its commit may have skipped this one.
+                consumer.commit(offsets)
             self.stage.check()
+            self._clear_stage()
             log.info(
                 "loader ready",
                 extra={
@@ -282,6 +286,20 @@ class Loader:
                     "resume": offsets,
                 },
             )
+
+    def _clear_stage(self) -> None:
+        """Remove what earlier processes left in the stage: no load of theirs will ever use it.
+
+        A load that never committed is retried under a new id, so its files are garbage; a load
+        that committed but was killed before deleting its files is kept only if staged files are
+        to be kept.
+        """
+        keep = self.settings.keep_staged_hours > 0
+        for load_id in self.stage.loads():
+            with self.engine.transaction():
+                committed = self.bookkeeping.load_exists(load_id)
+            if not (keep and committed):
+                self.stage.delete_load(load_id)
 
     def _refresh_schema(self) -> None:
         self._schema = self.engine.read_schema(self.settings.namespace)
