@@ -62,6 +62,18 @@ def up(config_path: str | None, port: int | None, workers: int | None, data_dir:
         config_path, {"collect.port": port, "collect.workers": workers, "data_dir": data_dir}
     )
     configure_logging(config["log_level"])
+    from headwater.warehouse.engines.open import open_engine
+    from headwater.warehouse.errors import WarehouseError
+    from headwater.warehouse.settings import WarehouseSettings
+
+    warehouse = WarehouseSettings.from_config(config)
+    if warehouse.enabled:
+        try:
+            # Settings the warehouse process could only die on (no DSN, a bad one) stop `up` here.
+            open_engine(warehouse)
+        except WarehouseError as exc:
+            click.echo(f"headwater: warehouse: {exc}", err=True)
+            sys.exit(2)
     try:
         code = Supervisor(config).run()
     except AlreadyRunningError as exc:

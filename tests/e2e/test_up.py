@@ -19,7 +19,15 @@ import orjson
 import pytest
 import yaml
 
-from tests.conftest import OFF_KEY, WEB_KEY, RunningHeadwater, free_port, start_headwater, wait_healthy
+from tests.conftest import (
+    OFF_KEY,
+    WEB_KEY,
+    RunningHeadwater,
+    free_port,
+    start_headwater,
+    wait_healthy,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -276,3 +284,15 @@ def test_status_reports_workers_log_and_consumer_lag(tmp_path: Path) -> None:
         timeout=60,
     ).stdout
     assert "not running" in after
+
+
+def test_up_refuses_a_postgres_warehouse_without_a_dsn(tmp_path: Path) -> None:
+    config = write_config(tmp_path, free_port(), workers=1, extra={"warehouse": {"engine": "postgres"}})
+    result = subprocess.run(
+        [sys.executable, "-m", "headwater", "up", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "warehouse.postgres_dsn is empty" in result.stderr
