@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import cProfile
+import gc
 import os
 import pstats
 import shutil
@@ -280,21 +282,23 @@ def instrument(loader: Loader, timer: PartTimer) -> Callable[[], None]:
         add = timer.wrap("arrow build: collect rows", BatchBuilder.add)  # type: ignore[assignment]
         build = timer.wrap("arrow build: to arrow", BatchBuilder.build)  # type: ignore[assignment]
 
-    real_orjson = loader_module.orjson
+    # The loader names both through its module globals; swapping them there times every call.
+    globals_of_loader = vars(loader_module)
+    real_orjson = globals_of_loader["orjson"]
 
     class TimedJson:
         loads = staticmethod(timer.wrap("decode (orjson.loads)", orjson.loads))
         dumps = staticmethod(orjson.dumps)
         JSONDecodeError = orjson.JSONDecodeError
 
-    loader_module.BatchBuilder = TimedBuilder  # type: ignore[misc]
-    loader_module.orjson = TimedJson  # type: ignore[assignment]
+    globals_of_loader["BatchBuilder"] = TimedBuilder
+    globals_of_loader["orjson"] = TimedJson
 
     def undo() -> None:
         for obj, attribute in wrapped:
             delattr(obj, attribute)
-        loader_module.BatchBuilder = BatchBuilder  # type: ignore[misc]
-        loader_module.orjson = real_orjson
+        globals_of_loader["BatchBuilder"] = BatchBuilder
+        globals_of_loader["orjson"] = real_orjson
 
     return undo
 
@@ -310,6 +314,8 @@ class LoadRun:
     seconds: float
     loads: int
     rows: int
+    cpu_seconds: float = 0.0
+    gc_seconds: float = 0.0
     ceiling_seconds: float = 0.0
     ceiling_rows: int = 0
     phases: dict[str, float] = field(default_factory=dict)
@@ -349,12 +355,26 @@ def drain(
         seen = 0
         if profile is not None:
             profile.enable()
+        gc_spent = [0.0, 0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                gc_spent[1] = time.perf_counter()
+            else:
+                gc_spent[0] += time.perf_counter() - gc_spent[1]
+
+        if timer is not None:
+            gc.callbacks.append(on_gc)
+        cpu = time.process_time()
         began = time.perf_counter()
         while seen < total:
             items = loader.collect(stop)
             loader.load_items(items, stop)
             seen += len(items)
         seconds = time.perf_counter() - began
+        cpu = time.process_time() - cpu
+        if timer is not None:
+            gc.callbacks.remove(on_gc)
         if profile is not None:
             profile.disable()
         stats = loader.stats
@@ -366,7 +386,15 @@ def drain(
         # `phase_seconds` is the loader's own lap timer (a few perf_counter calls per load).
         phases = dict(getattr(loader, "phase_seconds", {}))
         return LoadRun(
-            settings.engine, settings.batch_max_events, seen, seconds, stats.loads, stats.rows, phases=phases
+            settings.engine,
+            settings.batch_max_events,
+            seen,
+            seconds,
+            stats.loads,
+            stats.rows,
+            cpu_seconds=cpu,
+            gc_seconds=gc_spent[0],
+            phases=phases,
         )
     finally:
         if undo is not None:
@@ -398,7 +426,8 @@ def duckdb_ceiling(path: Path, workdir: Path, namespace: str) -> tuple[float, in
         conn.execute(f"CREATE SCHEMA {namespace}")
         for table in tables:
             conn.execute(
-                f'CREATE TABLE {namespace}."{table}" AS SELECT * FROM loaded.{namespace}."{table}" WITH NO DATA'
+                f'CREATE TABLE {namespace}."{table}" AS '
+                f'SELECT * FROM loaded.{namespace}."{table}" WITH NO DATA'
             )
         conn.execute("DETACH loaded")
         conn.execute("CHECKPOINT")
@@ -524,7 +553,8 @@ def print_phases(label: str, events: int, seconds: float, phases: dict[str, floa
     for phase, spent in sorted(phases.items(), key=lambda item: item[1], reverse=True):
         accounted += spent
         print(
-            f"    {phase:14} {spent:7.2f} s  {100 * spent / seconds:5.1f}%  {1e6 * spent / events:6.1f} us/event"
+            f"    {phase:14} {spent:7.2f} s  {100 * spent / seconds:5.1f}%  "
+            f"{1e6 * spent / events:6.1f} us/event"
         )
     rest = seconds - accounted
     print(
@@ -551,6 +581,10 @@ def print_parts(run: LoadRun) -> None:
         f"  {'the rest (loop, offsets, misc)':32} {rest:7.2f} s  {100 * rest / total:5.1f}%  "
         f"{1e6 * rest / run.events:6.1f} us/event"
     )
+    print(
+        f"  (spread over the parts above: Python's cyclic GC {run.gc_seconds:.2f} s, "
+        f"{100 * run.gc_seconds / total:.1f}%; process CPU {run.cpu_seconds:.1f} s for {total:.1f} s wall)"
+    )
 
 
 def run_load(args: argparse.Namespace, root: Path) -> None:
@@ -572,8 +606,9 @@ def run_load(args: argparse.Namespace, root: Path) -> None:
                 print(
                     f"round {round_no + 1} {kind:8} batch {batch:>6,}: {run.rate:>7,.0f} events/s "
                     f"({run.seconds:.1f} s, {run.loads} loads, {run.rows:,} rows)  ceiling "
-                    f"{run.ceiling_rate:>9,.0f} events/s ({run.ceiling_seconds:.1f} s, {run.ceiling_rows:,} rows)"
-                    f"  ratio {run.ratio:.3f}",
+                    f"{run.ceiling_rate:>9,.0f} events/s ({run.ceiling_seconds:.1f} s, "
+                    f"{run.ceiling_rows:,} rows)  ratio {run.ratio:.3f}  "
+                    f"[cpu {run.cpu_seconds:.0f} s; load avg {os.getloadavg()[0]:.1f}]",
                     flush=True,
                 )
     print("\nmedians (ratio = ceiling time / loader time)")
@@ -582,8 +617,8 @@ def run_load(args: argparse.Namespace, root: Path) -> None:
         ceiling = statistics.median(r.ceiling_rate for r in each)
         ratio = statistics.median(r.ratio for r in each)
         print(
-            f"{kind:8} batch {batch:>6,}: loader {rate:>7,.0f} events/s   ceiling {ceiling:>9,.0f} events/s   "
-            f"ratio {ratio:.3f}   (target >= 0.5)"
+            f"{kind:8} batch {batch:>6,}: loader {rate:>7,.0f} events/s   "
+            f"ceiling {ceiling:>9,.0f} events/s   ratio {ratio:.3f}   (target >= 0.5)"
         )
     for (kind, batch), each in runs.items():
         middle = sorted(each, key=lambda r: r.seconds)[len(each) // 2]
@@ -795,10 +830,8 @@ def _poll_markers(
                     seen.setdefault(found, done)
         if time.monotonic() - last_status >= 2.0:
             last_status = time.monotonic()
-            try:
+            with contextlib.suppress(WarehouseError, httpx.HTTPError):
                 lags.append((last_status - started, int(client.status().get("lag_total") or 0)))
-            except (WarehouseError, httpx.HTTPError):
-                pass
         stop.wait(0.1)
 
 
@@ -880,12 +913,13 @@ def print_freshness(r: Freshness, interval: float, seconds: float, loads: tuple[
     print("  median ack -> queryable by send time: " + ", ".join(windows))
     lag_during = [lag for at, lag in r.lags if at <= r.seconds]
     print(
-        f"  loader lag (events in the log not yet loaded) during sending: max {max(lag_during, default=0):,}, "
-        f"at the end of sending {lag_during[-1] if lag_during else 0:,}"
+        f"  loader lag (events in the log not yet loaded) during sending: "
+        f"max {max(lag_during, default=0):,}, at the end of sending {lag_during[-1] if lag_during else 0:,}"
     )
     print(
         f"  poll round trip (select over the socket) p50 {pct(r.poll_ms, 0.5):.0f} ms "
-        f"p99 {pct(r.poll_ms, 0.99):.0f} ms; {loads[0]} loads of {float(loads[1] or 0):,.0f} events on average, "
+        f"p99 {pct(r.poll_ms, 0.99):.0f} ms; {loads[0]} loads of {float(loads[1] or 0):,.0f} events "
+        "on average, "
         f"median load {float(loads[2] or 0):.2f} s"
     )
 
