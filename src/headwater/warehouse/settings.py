@@ -26,6 +26,13 @@ declare(
     "DuckDB database file (empty: <data_dir>/warehouse/headwater.duckdb).",
 )
 declare(
+    "warehouse.duckdb_memory_limit",
+    "bytes",
+    "1GiB",
+    "Most memory DuckDB's buffer pool may hold (0: DuckDB's default, 80% of RAM).",
+    minimum=0,
+)
+declare(
     "warehouse.postgres_dsn",
     "str",
     "",
@@ -143,6 +150,7 @@ class WarehouseSettings:
 
     engine: str = "duckdb"
     duckdb_path: Path = Path("warehouse/headwater.duckdb")
+    duckdb_memory_limit: int = 1024**3
     postgres_dsn: str = ""
     namespace: str = "events"
     destination_id: str = "warehouse"
@@ -181,6 +189,7 @@ class WarehouseSettings:
             duckdb_path=Path(duckdb_path).expanduser()
             if duckdb_path
             else data_dir / "warehouse" / "headwater.duckdb",
+            duckdb_memory_limit=config["warehouse.duckdb_memory_limit"],
             postgres_dsn=config["warehouse.postgres_dsn"],
             namespace=config["warehouse.namespace"],
             destination_id=config["warehouse.destination_id"],

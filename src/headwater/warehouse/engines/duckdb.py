@@ -113,9 +113,19 @@ class DuckDBEngine:
     identifier_limit = 63
     column_limit = 1600
 
-    def __init__(self, path: Path, *, read_only: bool = False, default_namespace: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        default_namespace: str | None = None,
+        memory_limit: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        # DuckDB's default buffer pool is 80% of RAM and keeps what it read cached; a loader that
+        # runs for weeks beside other stages needs a cap it does not grow past.
+        self.memory_limit = memory_limit
         self.default_namespace = default_namespace
         self._conn: duckdb.DuckDBPyConnection | None = None
         # Cursors for `query` are spawned from this one, never from the loader's connection object.
@@ -133,9 +143,10 @@ class DuckDBEngine:
         try:
             if not self.read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = duckdb.connect(
-                str(self.path), read_only=self.read_only, config={"enable_external_access": False}
-            )
+            config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False}
+            if self.memory_limit:
+                config["memory_limit"] = f"{max(1, self.memory_limit // (1024 * 1024))}MiB"
+            conn = duckdb.connect(str(self.path), read_only=self.read_only, config=config)
         except OSError as error:
             raise WarehouseUnavailable(f"cannot create {self.path.parent}: {error}") from error
         except duckdb.Error as error:

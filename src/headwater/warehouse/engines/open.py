@@ -18,7 +18,12 @@ def open_engine(settings: WarehouseSettings, *, read_only: bool = False) -> Engi
     if settings.engine == "duckdb":
         from headwater.warehouse.engines.duckdb import DuckDBEngine
 
-        return DuckDBEngine(settings.duckdb_path, read_only=read_only, default_namespace=settings.namespace)
+        return DuckDBEngine(
+            settings.duckdb_path,
+            read_only=read_only,
+            default_namespace=settings.namespace,
+            memory_limit=settings.duckdb_memory_limit,
+        )
     if settings.engine == "postgres":
         if not settings.postgres_dsn.strip():
             raise WarehouseError(
