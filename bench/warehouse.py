@@ -75,6 +75,14 @@ ADMIN_DSNS = (
 )
 
 
+def code_version() -> str:
+    """The commit the bench runs against, `-dirty` if the tree has changes (the figures belong to it)."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def mb(n: float) -> str:
     return f"{n / 1024**2:,.0f} MiB"
 
@@ -837,9 +845,9 @@ def _poll_markers(
 
 def freshness_round(args: argparse.Namespace, root: Path, rate: float, bodies: list[list[bytes]]) -> None:
     print(
-        f"\nfreshness: headwater up (2 ingest workers, DuckDB, batch_interval_seconds "
-        f"{args.batch_interval:g}), {rate:,.0f} events/s offered for {args.seconds:g} s in "
-        f"batches of {args.per_request}, a marker in every 10th request",
+        f"\n[code {code_version()}] freshness: headwater up (2 ingest workers, DuckDB, "
+        f"batch_interval_seconds {args.batch_interval:g}), {rate:,.0f} events/s offered for "
+        f"{args.seconds:g} s in batches of {args.per_request}, a marker in every 10th request",
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="freshness-", dir=root))
@@ -945,7 +953,8 @@ class MemoryRun:
     peak_rss_kib: int
     hwm_kib: int
     log_bytes: int
-    samples: list[tuple[float, int, int]]  # (seconds, events loaded, VmRSS KiB)
+    samples: list[tuple[float, int, int, int]]  # (seconds, events loaded, VmRSS KiB, DuckDB bytes in use)
+    memory_limit: str
 
 
 def memory_round(root: Path, total: int, templates: list[bytes], max_seconds: float) -> MemoryRun:
@@ -976,7 +985,9 @@ def memory_round(root: Path, total: int, templates: list[bytes], max_seconds: fl
         client = WarehouseClient(data_dir / "run" / "warehouse.sock", timeout=30)
         started = time.monotonic()
         peak = loaded = 0
-        samples: list[tuple[float, int, int]] = []
+        samples: list[tuple[float, int, int, int]] = []
+        memory_limit = "?"
+        duckdb_bytes = 0
         last_status = 0.0
         last_report = started
         try:
@@ -993,15 +1004,23 @@ def memory_round(root: Path, total: int, templates: list[bytes], max_seconds: fl
                     try:
                         loader = client.status()["loader"]
                         loaded = loader["events_loaded"] + loader["duplicates"] + loader["failed"]
+                        # What DuckDB's buffer manager holds, to tell it from the Python side's memory.
+                        used = client.query("select sum(memory_usage_bytes) from duckdb_memory()").rows
+                        duckdb_bytes = int(used[0][0] or 0)
+                        if memory_limit == "?":
+                            memory_limit = str(
+                                client.query("select current_setting('memory_limit')").rows[0][0]
+                            )
                     except (WarehouseError, httpx.HTTPError, OSError, orjson.JSONDecodeError):
                         pass
-                    samples.append((now - started, loaded, rss))
+                    samples.append((now - started, loaded, rss, duckdb_bytes))
                     if loaded >= total or now - started > max_seconds:
                         break
                     if now - last_report >= 60:
                         last_report = now
                         print(
-                            f"    {now - started:5.0f} s: {loaded:,} loaded, VmRSS {rss / 1024:,.0f} MiB",
+                            f"    {now - started:5.0f} s: {loaded:,} loaded, VmRSS {rss / 1024:,.0f} MiB, "
+                            f"DuckDB {duckdb_bytes / 1024**2:,.0f} MiB",
                             flush=True,
                         )
                 time.sleep(0.2)
@@ -1014,7 +1033,7 @@ def memory_round(root: Path, total: int, templates: list[bytes], max_seconds: fl
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        return MemoryRun(count, loaded, seconds, peak, hwm, log_bytes, samples)
+        return MemoryRun(count, loaded, seconds, peak, hwm, log_bytes, samples, memory_limit)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -1058,8 +1077,8 @@ def run_memory(args: argparse.Namespace, root: Path) -> None:
     runs = []
     for total in args.memory_events:
         print(
-            f"backlog of {total:,} events: python -m headwater.warehouse.worker, DuckDB, defaults "
-            f"(batch_max_events 20000); stops after {args.memory_max_seconds:.0f} s",
+            f"[code {code_version()}] backlog of {total:,} events: python -m headwater.warehouse.worker, "
+            f"DuckDB, defaults (batch_max_events 20000); stops after {args.memory_max_seconds:.0f} s",
             flush=True,
         )
         run = memory_round(root, total, templates, args.memory_max_seconds)
@@ -1068,11 +1087,16 @@ def run_memory(args: argparse.Namespace, root: Path) -> None:
         quarters = []
         for fraction in (0.25, 0.5, 0.75, 1.0):
             sample = next((s for s in run.samples if s[1] >= fraction * run.loaded), run.samples[-1])
-            quarters.append(f"{sample[1]:,} ({sample[0]:.0f} s): {sample[2] / 1024:,.0f}")
+            quarters.append(
+                f"{sample[1]:,} ({sample[0]:.0f} s): {sample[2] / 1024:,.0f} "
+                f"(DuckDB {sample[3] / 1024**2:,.0f})"
+            )
         print(
             f"  {complete} in {run.seconds:.0f} s ({run.loaded / run.seconds:,.0f} events/s); sampled peak "
             f"VmRSS {run.peak_rss_kib / 1024:,.0f} MiB; VmHWM {run.hwm_kib / 1024:,.0f} MiB "
-            f"({run.hwm_kib / idle:.2f} x idle)\n  VmRSS (MiB) by events loaded: " + ", ".join(quarters),
+            f"({run.hwm_kib / idle:.2f} x idle); DuckDB memory_limit {run.memory_limit}, "
+            f"DuckDB in use at most {max(x[3] for x in run.samples) / 1024**2:,.0f} MiB\n"
+            "  VmRSS (of which DuckDB's buffers) in MiB by events loaded: " + ", ".join(quarters),
             flush=True,
         )
     first = runs[0]
@@ -1115,7 +1139,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where temporary data goes (default /tmp)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="headwater-whbench-", dir=args.workdir))
-    print(f"{os.cpu_count()} cores; work in {root}\n", flush=True)
+    print(f"{os.cpu_count()} cores; code {code_version()}; work in {root}\n", flush=True)
     try:
         if args.only in (None, "load"):
             run_load(args, root)
