@@ -8,16 +8,20 @@ load       Demo traffic (`headwater.demo`: web, mobile and server SDKs, planned 
            exported (DuckDB: Parquet; PostgreSQL: CSV) and inserted into fresh, empty tables of the same
            schema by the engine alone (`INSERT ... SELECT * FROM read_parquet(...)`; `COPY ... FROM
            STDIN (FORMAT csv)`), all tables in one transaction. Ratio = ceiling time / loader time.
-           One more run per engine times each part of the loader (exclusive time per part).
+           Each round also prints the loader's own phase laps (`Loader.phase_seconds`); then one
+           drain of `--breakdown-events` per engine with the loader's collaborators wrapped in
+           timers (exclusive time per part, GC time), and one under cProfile.
 freshness  A real `headwater up` (2 ingest workers, DuckDB) takes a paced, steady stream of batches;
            every 10th request carries a marker track event. For each marker: the time its 200 came
            back, then the time a poll of the warehouse (`select id from tracks where id in (...)` over
            the Unix socket, every 100 ms) first returned it.
 memory     A backlog is written straight to a log, then `python -m headwater.warehouse.worker` drains
-           it; its VmRSS is sampled from /proc every 0.2 s and VmHWM read at the end. Run for a 1M and
-           a 10M backlog (the second must not be much higher than the first).
+           it; its VmRSS is sampled from /proc every 0.2 s (with DuckDB's own `duckdb_memory()`
+           total) and VmHWM read at the end. Run for a 1M and a 10M backlog, each stopped after
+           `--memory-max-seconds`; the baseline is the same worker idle on an empty log.
 
     python bench/warehouse.py [--events 1000000] [--rounds 3] [--skip-postgres] [--only load|freshness|memory]
+                              [--rate 10000 2000] [--memory-events 1000000 10000000]
 """
 
 from __future__ import annotations
@@ -208,34 +212,51 @@ def fresh_postgres() -> Iterator[str]:
 
 
 class PartTimer:
-    """Exclusive wall time per part: a wrapped call nested in another is not counted twice."""
+    """Exclusive wall time per part: a wrapped call nested in another is not counted twice.
+
+    Each thread keeps its own nesting; a part timed off the loader's thread (the staging thread) is
+    labelled as such, since it overlaps the loader's own time rather than adding to it.
+    """
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
         self.calls: dict[str, int] = {}
-        self._stack: list[float] = []
+        self._local = threading.local()
+        self._main = threading.get_ident()
+
+    def _stack(self) -> list[float]:
+        stack: list[float] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def _label(self, label: str) -> str:
+        return label if threading.get_ident() == self._main else f"[thread] {label}"
 
     def wrap(self, name: str | Callable[..., str], fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            label = name(*args, **kwargs) if callable(name) else name
-            self._stack.append(0.0)
+            label = self._label(name(*args, **kwargs) if callable(name) else name)
+            stack = self._stack()
+            stack.append(0.0)
             began = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - began
-                nested = self._stack.pop()
+                nested = stack.pop()
                 self.totals[label] = self.totals.get(label, 0.0) + elapsed - nested
                 self.calls[label] = self.calls.get(label, 0) + 1
-                if self._stack:
-                    self._stack[-1] += elapsed
+                if stack:
+                    stack[-1] += elapsed
 
         return timed
 
     def add(self, label: str, elapsed: float) -> None:
+        label = self._label(label)
         self.totals[label] = self.totals.get(label, 0.0) + elapsed
-        if self._stack:
-            self._stack[-1] += elapsed
+        stack = self._stack()
+        if stack:
+            stack[-1] += elapsed
 
 
 def instrument(loader: Loader, timer: PartTimer) -> Callable[[], None]:
@@ -326,6 +347,7 @@ class LoadRun:
     gc_seconds: float = 0.0
     ceiling_seconds: float = 0.0
     ceiling_rows: int = 0
+    tables: int = 0
     phases: dict[str, float] = field(default_factory=dict)
     parts: dict[str, float] = field(default_factory=dict)
 
@@ -411,7 +433,7 @@ def drain(
         event_log.close()
 
 
-def duckdb_ceiling(path: Path, workdir: Path, namespace: str) -> tuple[float, int]:
+def duckdb_ceiling(path: Path, workdir: Path, namespace: str) -> tuple[float, int, int]:
     """Export the loaded tables to Parquet, then time inserting them into empty copies of the tables."""
     export = workdir / "export"
     export.mkdir()
@@ -449,10 +471,10 @@ def duckdb_ceiling(path: Path, workdir: Path, namespace: str) -> tuple[float, in
         seconds = time.perf_counter() - began
     shutil.rmtree(export)
     target.unlink()
-    return seconds, rows
+    return seconds, rows, len(tables)
 
 
-def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, int]:
+def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, int, int]:
     """Export the loaded tables as CSV, then time COPY of the same CSV into empty copies of the tables."""
     export = workdir / "export"
     export.mkdir()
@@ -487,7 +509,7 @@ def postgres_ceiling(dsn: str, workdir: Path, namespace: str) -> tuple[float, in
         conn.commit()
         seconds = time.perf_counter() - began
     shutil.rmtree(export)
-    return seconds, rows
+    return seconds, rows, len(tables)
 
 
 def settings_for(kind: str, batch: int, workdir: Path, dsn: str = "") -> WarehouseSettings:
@@ -521,7 +543,7 @@ def load_round(
             settings = settings_for(kind, batch, workdir)
             run = drain(log_dir, settings, total, timer, profile)
             if ceiling:
-                run.ceiling_seconds, run.ceiling_rows = duckdb_ceiling(
+                run.ceiling_seconds, run.ceiling_rows, run.tables = duckdb_ceiling(
                     settings.duckdb_path, workdir, settings.namespace
                 )
         else:
@@ -529,7 +551,9 @@ def load_round(
                 settings = settings_for(kind, batch, workdir, dsn)
                 run = drain(log_dir, settings, total, timer, profile)
                 if ceiling:
-                    run.ceiling_seconds, run.ceiling_rows = postgres_ceiling(dsn, workdir, settings.namespace)
+                    run.ceiling_seconds, run.ceiling_rows, run.tables = postgres_ceiling(
+                        dsn, workdir, settings.namespace
+                    )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if timer is not None:
@@ -579,7 +603,8 @@ def print_parts(run: LoadRun) -> None:
     )
     accounted = 0.0
     for label, seconds in sorted(run.parts.items(), key=lambda item: item[1], reverse=True):
-        accounted += seconds
+        if not label.startswith("[thread]"):
+            accounted += seconds
         print(
             f"  {label:32} {seconds:7.2f} s  {100 * seconds / total:5.1f}%  "
             f"{1e6 * seconds / run.events:6.1f} us/event"
@@ -589,6 +614,8 @@ def print_parts(run: LoadRun) -> None:
         f"  {'the rest (loop, offsets, misc)':32} {rest:7.2f} s  {100 * rest / total:5.1f}%  "
         f"{1e6 * rest / run.events:6.1f} us/event"
     )
+    if any(label.startswith("[thread]") for label in run.parts):
+        print("  ([thread] parts ran beside the loader's thread; waiting for them is in the rest)")
     print(
         f"  (spread over the parts above: Python's cyclic GC {run.gc_seconds:.2f} s, "
         f"{100 * run.gc_seconds / total:.1f}%; process CPU {run.cpu_seconds:.1f} s for {total:.1f} s wall)"
@@ -615,7 +642,7 @@ def run_load(args: argparse.Namespace, root: Path) -> None:
                     f"round {round_no + 1} {kind:8} batch {batch:>6,}: {run.rate:>7,.0f} events/s "
                     f"({run.seconds:.1f} s, {run.loads} loads, {run.rows:,} rows)  ceiling "
                     f"{run.ceiling_rate:>9,.0f} events/s ({run.ceiling_seconds:.1f} s, "
-                    f"{run.ceiling_rows:,} rows)  ratio {run.ratio:.3f}  "
+                    f"{run.ceiling_rows:,} rows in {run.tables} tables)  ratio {run.ratio:.3f}  "
                     f"[cpu {run.cpu_seconds:.0f} s; load avg {os.getloadavg()[0]:.1f}]",
                     flush=True,
                 )
