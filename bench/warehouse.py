@@ -518,9 +518,9 @@ def settings_for(kind: str, batch: int, workdir: Path, dsn: str = "") -> Warehou
         duckdb_path=workdir / "warehouse.duckdb",
         postgres_dsn=dsn,
         batch_max_events=batch,
-        # A backlog fills every batch at once; a short interval only stops the last, partial batch
-        # from waiting a whole second for records that will never come.
-        batch_interval_seconds=0.05,
+        # The default interval: it also caps how long one batch is collected, so a shorter one would
+        # cut batches below batch_max_events. The last, partial batch waits at most this once.
+        batch_interval_seconds=1.0,
         staging_dir=workdir / "staging",
     )
 
@@ -1165,6 +1165,8 @@ def main() -> None:
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where temporary data goes (default /tmp)")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks remove the data and drop the databases.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     root = Path(tempfile.mkdtemp(prefix="headwater-whbench-", dir=args.workdir))
     print(f"{os.cpu_count()} cores; code {code_version()}; work in {root}\n", flush=True)
     try:
