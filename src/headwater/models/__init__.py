@@ -1,0 +1,1 @@
+"""The models stage: a dbt project inside the package, run on a schedule beside the warehouse owner."""
