@@ -54,6 +54,10 @@ def write_config(
             {"name": "off", "write_key": OFF_KEY, "enabled": False},
         ],
     }
+    # Stages beside the warehouse stay off unless a test asks for them: each `up` would otherwise run
+    # the dbt project after its first load and bind the analytics port.
+    document["models"] = {"enabled": False}
+    document["analytics"] = {"enabled": False}
     for key, value in (extra or {}).items():
         document[key] = value
     path = directory / "headwater.yaml"

@@ -18,6 +18,7 @@ import orjson
 from headwater import __version__
 from headwater.config import Config, ConfigError, load_config
 from headwater.demo.command import demo
+from headwater.models.command import models
 from headwater.settings import DECLARED
 from headwater.warehouse.command import query, replay
 
@@ -62,10 +63,16 @@ def up(config_path: str | None, port: int | None, workers: int | None, data_dir:
         config_path, {"collect.port": port, "collect.workers": workers, "data_dir": data_dir}
     )
     configure_logging(config["log_level"])
+    from headwater.models.settings import ModelsSettings
     from headwater.warehouse.engines.open import open_engine
     from headwater.warehouse.errors import WarehouseError
     from headwater.warehouse.settings import WarehouseSettings
 
+    try:
+        ModelsSettings.from_config(config)  # a bad cron or time zone stops `up` here, not in a restart loop
+    except ConfigError as exc:
+        click.echo(f"headwater: config error: {exc}", err=True)
+        sys.exit(2)
     warehouse = WarehouseSettings.from_config(config)
     if warehouse.enabled:
         try:
@@ -235,6 +242,15 @@ def _echo_warehouse(warehouse: dict[str, Any] | None) -> None:
             click.echo(f"    {count:,}  {reason}")
     if loader["last_error"]:
         click.echo(f"  last error: {loader['last_error']}")
+    _echo_models(warehouse.get("models"))
+
+
+def _echo_models(report: dict[str, Any] | None) -> None:
+    """The models part of `headwater status`: schedule, freshness, what runs, the last run's failures."""
+    if report is not None:
+        from headwater.models.command import format_summary
+
+        click.echo("\n".join(format_summary(report)))
 
 
 @main.command("config")
@@ -255,6 +271,7 @@ def config_cmd(config_path: str | None, check: bool) -> None:
 
 
 main.add_command(demo)
+main.add_command(models)
 main.add_command(query)
 main.add_command(replay)
 

@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 
 # Importing the stages' settings modules registers their declarations.
+import headwater.analytics.settings
 import headwater.collect.settings
 import headwater.core_settings
 import headwater.log.settings
+import headwater.models.settings
 import headwater.warehouse.settings  # noqa: F401
 from headwater.control import Source, SourceConfigError, parse_sources
 from headwater.errors import HeadwaterError

@@ -22,7 +22,8 @@ END = "<!-- end generated: {name} -->"
 
 def render_settings() -> str:
     rows = ["| key | env var | type | default | what it does |", "| --- | --- | --- | --- | --- |"]
-    for setting in DECLARED.values():
+    # Sorted, so the table does not depend on which stage happened to be imported first.
+    for setting in sorted(DECLARED.values(), key=lambda each: each.key):
         kind = setting.kind + (f" ({' | '.join(setting.choices)})" if setting.choices else "")
         default = repr(setting.default) if setting.kind == "str" else str(setting.default).lower()
         rows.append(f"| `{setting.key}` | `{setting.env_var}` | {kind} | `{default}` | {setting.help} |")

@@ -7,6 +7,7 @@ under the caller's work directory, since the project folder inside the package m
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,11 @@ def invoke_dbt(
         args += ["--vars", orjson.dumps(dict(variables)).decode()]
     work_dir.mkdir(parents=True, exist_ok=True)
     with _DBT_LOCK:
-        result = dbtRunner().invoke(args)
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            _close_log_files()
+            _release_duckdb()
     nodes = _nodes(result.result)
     error = ""
     if not result.success:
@@ -89,6 +94,42 @@ def invoke_dbt(
             failed = [node for node in nodes if node.status in {"error", "fail", "runtime error"}]
             error = "; ".join(f"{node.name}: {node.message}" for node in failed[:5]) or "dbt failed"
     return DbtOutcome(success=bool(result.success), error=error, nodes=nodes)
+
+
+def _close_log_files() -> None:
+    """Close the file dbt logged this run to.
+
+    dbt opens a new log file handler on every invocation and, in-process, drops the old one
+    without closing it; a long-lived warehouse process would leak one file descriptor per run.
+    """
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    for each in list(get_event_manager().loggers):
+        python_logger = getattr(each, "_python_logger", None)
+        if not isinstance(python_logger, logging.Logger):
+            continue
+        for handler in list(python_logger.handlers):
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+                python_logger.removeHandler(handler)
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB connection dbt-duckdb keeps for the life of the process.
+
+    Kept, it pins the database instance after our own engines close it: a command that ran dbt
+    could not then open the file read-only, and a warehouse process that reopened its engine
+    after a fatal error would have dbt write through the stale instance. While the warehouse
+    process holds the file, closing dbt's connection leaves the shared instance open.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb is not installed: nothing is kept
+        return
+    environment = getattr(DuckDBConnectionManager, "_ENV", None)
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    if environment is not None:
+        environment.close()
 
 
 def _nodes(result: Any) -> list[NodeOutcome]:

@@ -70,3 +70,14 @@ class WarehouseClient:
 
     def replay(self, **filters: Any) -> dict[str, Any]:
         return self._request("POST", "/replay", filters)
+
+    def models_run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Queue a model run (`{kind, select, start, end, trigger}`); answers `{run_id, status, ahead}`."""
+        return self._request("POST", "/models/run", request)
+
+    def models_run_state(self, run_id: str) -> dict[str, Any]:
+        """A run's state: queued, running (with its record so far) or its finished record."""
+        return self._request("GET", f"/models/runs/{run_id}")
+
+    def models_status(self) -> dict[str, Any]:
+        return self._request("GET", "/models/status")

@@ -1,4 +1,4 @@
-"""The warehouse process's local API on a Unix socket: read queries, replays and status.
+"""The warehouse process's local API on a Unix socket: read queries, replays, model runs and status.
 
 DuckDB lets one process write a database file and no other process open it meanwhile, so while
 `headwater up` runs, everything else that needs the embedded warehouse (`headwater query`,
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from headwater.warehouse.cells import encode_cell, result_json
 from headwater.warehouse.engines.base import Engine
 from headwater.warehouse.errors import WarehouseError
 from headwater.warehouse.loader import Loader
+
+if TYPE_CHECKING:
+    from headwater.models.schedule import ModelScheduler
 
 __all__ = ["WarehouseServer"]
 
@@ -46,11 +49,14 @@ class WarehouseServer:
         loader: Loader,
         engine: Engine,
         status: Callable[[], dict[str, Any]],
+        *,
+        models: ModelScheduler | None = None,
     ) -> None:
         self.path = path
         self.loader = loader
         self.engine = engine
         self.status = status
+        self.models = models
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -102,7 +108,37 @@ class WarehouseServer:
             except WarehouseError as error:
                 return 503, orjson.dumps({"error": str(error)})
             return 200, orjson.dumps(report.as_dict())
+        if route.startswith("/models/"):
+            return self._models(method, route, body)
         return 404, orjson.dumps({"error": f"no route {method} {route}"})
+
+    def _models(self, method: str, route: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """Model runs: POST /models/run queues one and answers its id at once; the caller polls
+        GET /models/runs/<id> (runs take minutes; a socket held that long dies with any restart)."""
+        from headwater.models.runner import RunRequest
+
+        if self.models is None:
+            return 503, orjson.dumps({"error": "model runs are not available in this process"})
+        if method == "POST" and route == "/models/run":
+            try:
+                request = RunRequest.from_json(body, trigger=_trigger(body))
+            except ValueError as error:
+                return 400, orjson.dumps({"error": str(error)})
+            return 200, orjson.dumps(self.models.request(request))
+        if method == "GET" and route == "/models/status":
+            return 200, orjson.dumps(self.models.status(), default=encode_cell)
+        if method == "GET" and route.startswith("/models/runs/"):
+            run_id = route.removeprefix("/models/runs/")
+            found = self.models.lookup(run_id)
+            if found is None:
+                return 404, orjson.dumps({"error": f"no model run {run_id!r}"})
+            return 200, orjson.dumps(found, default=encode_cell)
+        return 404, orjson.dumps({"error": f"no route {method} {route}"})
+
+
+def _trigger(body: dict[str, Any]) -> str:
+    """`cli` when the command line asks, else `manual` (any other local caller)."""
+    return "cli" if body.get("trigger") == "cli" else "manual"
 
 
 def _handler_for(server: WarehouseServer) -> type[BaseHTTPRequestHandler]:

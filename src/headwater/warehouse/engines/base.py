@@ -115,6 +115,12 @@ class Engine(Protocol):
         """
         ...
 
-    def query(self, statement: str, *, limit: int | None = None) -> QueryResult:
-        """Run a person's read-only SQL (engine dialect) on its own cursor/connection; refuse writes."""
+    def query(
+        self, statement: str, *, limit: int | None = None, params: Mapping[str, Any] | None = None
+    ) -> QueryResult:
+        """Run a person's read-only SQL (engine dialect) on its own cursor/connection; refuse writes.
+
+        `params` binds values by name into a statement rendered by `sql` (`:name` placeholders), so
+        callers such as the analytics API never splice a person's input into SQL text.
+        """
         ...

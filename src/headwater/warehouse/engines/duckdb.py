@@ -329,7 +329,9 @@ class DuckDBEngine:
 
     # --- the query endpoint ------------------------------------------------------------------
 
-    def query(self, statement: str, *, limit: int | None = None) -> QueryResult:
+    def query(
+        self, statement: str, *, limit: int | None = None, params: Mapping[str, Any] | None = None
+    ) -> QueryResult:
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
         check_read_only(statement, self.dialect)
@@ -345,7 +347,10 @@ class DuckDBEngine:
             cursor.execute("SET TimeZone = 'UTC'")
             cursor.execute("BEGIN TRANSACTION")
             self._set_search_path(cursor)
-            cursor.execute(statement)
+            if params is None:
+                cursor.execute(statement)
+            else:
+                cursor.execute(statement, dict(params))
             columns = [str(column[0]) for column in cursor.description or []]
             rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
             return QueryResult(columns=columns, rows=list(rows))

@@ -312,7 +312,9 @@ class PostgresEngine:
 
     # --- the query endpoint ------------------------------------------------------------------
 
-    def query(self, statement: str, *, limit: int | None = None) -> QueryResult:
+    def query(
+        self, statement: str, *, limit: int | None = None, params: Mapping[str, Any] | None = None
+    ) -> QueryResult:
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
         streamable = check_read_only(statement, self.dialect)
@@ -327,7 +329,9 @@ class PostgresEngine:
             # A server-side cursor only sends the rows fetched, so a limit bounds the transfer.
             cursor = conn.cursor(name=f"hw_query_{uuid.uuid4().hex}") if streamable else conn.cursor()
             with cursor:
-                cursor.execute(statement)
+                # With params the statement comes from `sql` (literal `%` doubled), so it must go
+                # through psycopg's parameter processing; without, it is a person's raw SQL.
+                cursor.execute(statement, dict(params) if params is not None else None)
                 rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
                 columns = [column.name for column in cursor.description or []]
             return QueryResult(columns=columns, rows=list(rows))

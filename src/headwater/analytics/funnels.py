@@ -1,0 +1,234 @@
+"""Funnels with PostHog's semantics, computed in one set-based statement.
+
+Every person's funnel-relevant events in the range are numbered in time order (ties: the event
+matching the earlier step first, then message id, which stands in for PostHog's "try every order of
+simultaneous events and keep the best"). Every step-1 event starts an attempt (re-entry); the attempt
+is chained greedily: step k+1 is the first step-(k+1) event after the event that matched step k,
+found by a window function (`ordered`) or by being the very next event of the person (`strict`,
+where every event of the person in the range takes part). Taking the earliest match at each step
+reaches at least as far as any other choice, so the attempt's furthest step is the last chained
+event within the window measured from its step-1 event. Each person counts once, at the furthest
+step over all their attempts (ties: the earliest attempt, whose step times give time to convert).
+
+`unordered`: for each event matching any step, count the steps that match it or occur after it
+within the window; the person's result is the largest count ("completed k steps").
+
+Exclusions (ordered/strict): an exclusion event after an attempt's step `from_step` and before its
+step `to_step` (or before the window closes when that step is never reached) removes the person.
+Breakdowns take the value on the person's earliest funnel event where it is set (PostHog's
+first-touch attribution); values past the limit are grouped as `Other`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.analytics.filters import event_condition, scope_conditions
+from headwater.analytics.requests import FunnelRequest
+from headwater.analytics.sql import Params, Tables, range_bounds, run
+
+__all__ = ["funnel"]
+
+
+def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
+    params = Params()
+    start, end = range_bounds(request.date_from, request.date_to)
+    n = len(request.steps)
+    window = params.bind(float(request.window_seconds))
+    scope = scope_conditions(request, tables, params, start=start, end=end)
+    steps = [event_condition(step, tables, params, f"steps.{i}") for i, step in enumerate(request.steps)]
+    exclusions = [
+        event_condition(x, tables, params, f"exclusions.{i}") for i, x in enumerate(request.exclusions)
+    ]
+    flags = [f"{cond} AS s{i + 1}" for i, cond in enumerate(steps)]
+    flags += [f"{cond} AS x{i + 1}" for i, cond in enumerate(exclusions)]
+    breakdown = f"e.{request.breakdown}" if request.breakdown else "CAST(NULL AS TEXT)"
+    relevant = " OR ".join(steps + exclusions)
+    where = " AND ".join(scope + ([] if request.order == "strict" else [f"({relevant})"]))
+    tie = (
+        "CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, cond in enumerate(steps)) + f" ELSE {n + 1} END"
+    )
+    order = "PARTITION BY person_id ORDER BY es, tie, message_id"
+    if request.order == "unordered":
+        # The unordered count needs only "the next time of each step", taken in the same window.
+        following = f"{order} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
+        marks = [f"MIN(CASE WHEN s{k} THEN es END) OVER ({following}) AS n{k}" for k in range(1, n + 1)]
+    else:
+        # Running counts of each step's (and exclusion's) events: the first step-k event after a row
+        # is the step-k event whose count is the row's count + 1, found by an equi-join. Every window
+        # function here shares one partitioning and order, so the rows are sorted once.
+        running = f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+        marks = [f"COUNT(CASE WHEN s{k} THEN 1 END) OVER ({running}) AS c{k}" for k in range(2, n + 1)]
+        marks += [
+            f"COUNT(CASE WHEN x{j} THEN 1 END) OVER ({running}) AS cx{j}"
+            for j in range(1, len(request.exclusions) + 1)
+        ]
+    base = (
+        "WITH ev AS ("
+        f"SELECT e.person_id, e.message_id, EXTRACT(EPOCH FROM e.ts) AS es, {tie} AS tie, "
+        f"CAST({breakdown} AS TEXT) AS bd, {', '.join(flags)} "
+        f"FROM {tables.model('events_sessionized')} AS e WHERE {where}), "
+        f"seq AS (SELECT ev.*, ROW_NUMBER() OVER ({order}) AS rn, {', '.join(marks)} FROM ev), "
+    )
+    body = _unordered(n, window) if request.order == "unordered" else _chained(request, n, window)
+    any_step = " OR ".join(f"s{i + 1}" for i in range(n))
+    firsts = (
+        "firsts AS (SELECT person_id, bd FROM (SELECT person_id, bd, ROW_NUMBER() OVER "
+        f"(PARTITION BY person_id ORDER BY rn) AS k FROM seq WHERE bd IS NOT NULL AND ({any_step})) "
+        "AS f WHERE k = 1), "
+        "people AS (SELECT b.*, COALESCE(f.bd, '(none)') AS value FROM best AS b "
+        "LEFT JOIN firsts AS f ON f.person_id = b.person_id), "
+        if request.breakdown
+        else "people AS (SELECT b.*, '(none)' AS value FROM best AS b), "
+    )
+    people = (
+        firsts + "ranks AS (SELECT value, ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC, value) AS r FROM "
+        "people GROUP BY value), "
+        f"labelled AS (SELECT p.*, CASE WHEN r.r <= {params.bind(request.breakdown_limit)} THEN p.value "
+        "ELSE 'Other' END AS label FROM people AS p JOIN ranks AS r ON r.value = p.value)"
+    )
+    counts = ", ".join(f"SUM(CASE WHEN reached >= {k} THEN 1 ELSE 0 END) AS c{k}" for k in range(1, n + 1))
+    times = []
+    for k in range(2, n + 1):
+        gap = f"CASE WHEN reached >= {k} THEN t{k} - t{k - 1} END"
+        times.append(f"AVG({gap}) AS mean{k}, PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY {gap}) AS med{k}")
+    null_metrics = ", ".join(
+        [f"CAST(NULL AS BIGINT) AS c{k}" for k in range(1, n + 1)]
+        + [
+            f"CAST(NULL AS DOUBLE PRECISION) AS mean{k}, CAST(NULL AS DOUBLE PRECISION) AS med{k}"
+            for k in range(2, n + 1)
+        ]
+    )
+    metrics = counts + (", " + ", ".join(times) if times else "")
+    per_value = (
+        f" UNION ALL SELECT 'group' AS kind, label, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), {metrics} "
+        "FROM labelled GROUP BY label"
+        if request.breakdown
+        else ""
+    )
+    statement = (
+        base
+        + body
+        + people
+        + " SELECT 'total' AS kind, CAST(NULL AS TEXT) AS label, CAST(NULL AS BIGINT) AS reached, "
+        + f"CAST(NULL AS TEXT) AS person_id, {metrics} FROM labelled"
+        + per_value
+        + " UNION ALL SELECT 'dropoff' AS kind, NULL, reached, person_id, "
+        + null_metrics
+        + " FROM (SELECT reached, person_id, "
+        + "ROW_NUMBER() OVER (PARTITION BY reached ORDER BY person_id) AS k "
+        + f"FROM best) AS d WHERE k <= {params.bind(request.dropoff_limit)}"
+    )
+    result = run(tables.engine, statement, params)
+    return _shape(request, result.columns, result.rows)
+
+
+def _chained(request: FunnelRequest, n: int, window: str) -> str:
+    """Attempts chained step by step; `reached` and step times per person (see the module docstring)."""
+    strict = request.order == "strict"
+    joins = []
+    for k in range(2, n + 1):
+        prev = "a" if k == 2 else f"b{k - 1}"
+        on = f"b{k}.rn = {prev}.rn + 1" if strict else f"b{k}.c{k} = {prev}.c{k} + 1"
+        joins.append(f"LEFT JOIN seq AS b{k} ON b{k}.person_id = a.person_id AND b{k}.s{k} AND {on}")
+    alias = {1: "a", **{k: f"b{k}" for k in range(2, n + 1)}}
+    # Step k counts when chained and within the window from the attempt's step-1 event.
+    within = {k: f"({alias[k]}.es IS NOT NULL AND {alias[k]}.es - a.es <= {window})" for k in range(2, n + 1)}
+    reached = "1" + "".join(f" + CASE WHEN {within[k]} THEN 1 ELSE 0 END" for k in range(2, n + 1))
+    excluded = ["0"]
+    for j, exclusion in enumerate(request.exclusions, start=1):
+        frm, to = exclusion.from_step, exclusion.to_step
+        # The first exclusion-j event after the attempt's step `frm` event.
+        joins.append(
+            f"LEFT JOIN seq AS x{j}e ON x{j}e.person_id = a.person_id AND x{j}e.x{j} "
+            f"AND x{j}e.cx{j} = {alias[frm]}.cx{j} + 1"
+        )
+        reached_from = "TRUE" if frm == 1 else within[frm]
+        seen = f"x{j}e.es"
+        hit = (
+            f"{reached_from} AND {seen} IS NOT NULL AND (({within[to]} AND {seen} < {alias[to]}.es) "
+            f"OR (NOT {within[to]} AND {seen} <= a.es + {window}))"
+        )
+        excluded.append(f"CASE WHEN {hit} THEN 1 ELSE 0 END")
+    times = ", ".join(f"{alias[k]}.es AS t{k}" for k in range(1, n + 1))
+    attempts = (
+        f"attempts AS (SELECT a.person_id, {reached} AS reached, GREATEST({', '.join(excluded)}) "
+        "AS excluded, "
+        f"{times} FROM seq AS a {' '.join(joins)} WHERE a.s1), "
+    )
+    best = (
+        "ranked AS (SELECT attempts.*, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY reached "
+        "DESC, t1) AS w, "
+        "MAX(excluded) OVER (PARTITION BY person_id) AS gone FROM attempts), "
+        f"best AS (SELECT person_id, reached, {', '.join(f't{k}' for k in range(1, n + 1))} "
+        "FROM ranked WHERE w = 1 AND gone = 0), "
+    )
+    return attempts + best
+
+
+def _unordered(n: int, window: str) -> str:
+    count = " + ".join(
+        f"CASE WHEN s{k} OR (n{k} IS NOT NULL AND n{k} - es <= {window}) THEN 1 ELSE 0 END"
+        for k in range(1, n + 1)
+    )
+    nulls = ", ".join(f"CAST(NULL AS DOUBLE PRECISION) AS t{k}" for k in range(1, n + 1))
+    return (
+        f"anchors AS (SELECT person_id, {count} AS reached FROM seq WHERE "
+        f"{' OR '.join(f's{k}' for k in range(1, n + 1))}), "
+        f"best AS (SELECT person_id, MAX(reached) AS reached, {nulls} FROM anchors GROUP BY person_id), "
+    )
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _steps(request: FunnelRequest, row: tuple[Any, ...], index: dict[str, int]) -> list[dict[str, Any]]:
+    n = len(request.steps)
+    counts = [int(row[index[f"c{k}"]] or 0) for k in range(1, n + 1)]
+    steps = []
+    for k in range(1, n + 1):
+        count = counts[k - 1]
+        prev = counts[k - 2] if k > 1 else count
+        timed = k > 1 and request.order != "unordered"
+        steps.append(
+            {
+                "step": k,
+                "name": request.steps[k - 1].name,
+                "kind": request.steps[k - 1].kind,
+                "count": count,
+                "conversion_from_previous": count / prev if prev else None,
+                "conversion_from_first": count / counts[0] if counts[0] else None,
+                "dropped": count - counts[k] if k < n else 0,
+                "mean_time_to_convert_s": _num(row[index[f"mean{k}"]]) if timed else None,
+                "median_time_to_convert_s": _num(row[index[f"med{k}"]]) if timed else None,
+            }
+        )
+    return steps
+
+
+def _shape(request: FunnelRequest, columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    n = len(request.steps)
+    index = {name: i for i, name in enumerate(columns)}
+    total: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    dropoffs: dict[int, list[str]] = {k: [] for k in range(1, n + 1)}
+    for row in rows:
+        kind = row[index["kind"]]
+        if kind == "dropoff":
+            dropoffs[int(row[index["reached"]])].append(str(row[index["person_id"]]))
+        elif kind == "total":
+            total = _steps(request, row, index)
+        else:
+            groups.append({"value": row[index["label"]], "steps": _steps(request, row, index)})
+    groups.sort(key=lambda group: (-group["steps"][0]["count"], group["value"] == "Other", group["value"]))
+    return {
+        "order": request.order,
+        "window_seconds": request.window_seconds,
+        "steps": total,
+        "breakdown": request.breakdown,
+        "breakdown_values": groups,
+        "dropoffs": [
+            {"after_step": k, "person_ids": sorted(dropoffs[k])} for k in range(1, n) if request.dropoff_limit
+        ],
+    }

@@ -1,0 +1,265 @@
+"""Retention cohorts with PostHog's semantics, on calendar periods in UTC (weeks start Monday).
+
+Recurring: a person belongs to the cohort of every period in the range in which they did the start
+event. First time: only the period of their first-ever start event (over all history, with the
+filters applied), and only when that lies in the range. Period 0 counts every member; period k >= 1
+counts members who did the return event in the period k after their cohort's (a return inside the
+cohort's own period does not count). Cumulative: a member counts in period k when they returned in
+any period >= k. Only periods that start on or before the range's last day are reported, and return
+events are read up to the end of the range.
+
+The database returns small aggregates (cohort x return period, or cohort x last return period for
+cumulative); the offsets and rates are computed here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from headwater.analytics.filters import event_condition, scope_conditions
+from headwater.analytics.requests import RetentionRequest
+from headwater.analytics.sql import Params, Tables, day_start, range_bounds, run
+
+__all__ = ["MASK_PERIODS", "offset", "period_start", "retention"]
+
+# Periods a BIGINT bit mask holds (the sign bit left alone); longer ranges join cohorts to returns.
+MASK_PERIODS = 63
+
+# Fixed keywords: the request's `period` only selects among these.
+_TRUNC = {"day": "day", "week": "week", "month": "month"}
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def offset(cohort: date, later: date, period: str) -> int:
+    """Whole periods from `cohort`'s period to `later`'s (both already period starts)."""
+    if period == "day":
+        return (later - cohort).days
+    if period == "week":
+        return (later - cohort).days // 7
+    return (later.year - cohort.year) * 12 + later.month - cohort.month
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if hasattr(value, "date") and callable(value.date) else value  # type: ignore[no-any-return]
+
+
+def retention(request: RetentionRequest, tables: Tables) -> dict[str, Any]:
+    period = request.period
+    first = period_start(request.date_from, period)
+    last = period_start(request.date_to, period)
+    available = offset(first, last, period) + 1
+    periods = request.periods or available
+    if available <= MASK_PERIODS:
+        sizes, returned = _masked_counts(request, tables, first, available)
+    else:
+        sizes, returned = _joined_counts(request, tables)
+    out = []
+    cohort_day = first
+    while cohort_day <= last:
+        size = sizes.get(cohort_day, 0)
+        span = min(periods, offset(cohort_day, last, period) + 1)
+        counts = returned.get(cohort_day, {})
+        values = []
+        for k in range(span):
+            if k == 0:
+                count = size
+            elif request.cumulative:
+                count = sum(n for j, n in counts.items() if j >= k)
+            else:
+                count = counts.get(k, 0)
+            values.append({"period": k, "count": count, "rate": count / size if size else None})
+        out.append({"cohort": cohort_day, "size": size, "values": values})
+        cohort_day = _next(cohort_day, period)
+    return {"period": period, "mode": request.mode, "cumulative": request.cumulative, "cohorts": out}
+
+
+Counts = tuple[dict[date, int], dict[date, dict[int, int]]]
+
+
+def _conditions(request: RetentionRequest, tables: Tables, params: Params) -> tuple[str, str]:
+    start_cond = (
+        event_condition(request.start_event, tables, params, "start_event") if request.start_event else "TRUE"
+    )
+    return_cond = (
+        event_condition(request.return_event, tables, params, "return_event")
+        if request.return_event
+        else "TRUE"
+    )
+    return start_cond, return_cond
+
+
+def _index(column: str, first: date, period: str, params: Params) -> str:
+    """The 0-based period of the time `column` after `first` (the first period's start).
+
+    Days and weeks are whole multiples of seconds in UTC, so epoch arithmetic gives them without
+    `date_trunc` on a timestamptz, which costs more than the rest of the query on DuckDB (it goes
+    through the time-zone calendar). Months need the calendar.
+    """
+    if period == "month":
+        bucket = f"CAST(date_trunc('month', {column}) AS DATE)"
+        return (
+            f"CAST((EXTRACT(YEAR FROM {bucket}) - {first.year}) * 12 + EXTRACT(MONTH FROM {bucket}) - "
+            f"{first.month} AS INTEGER)"
+        )
+    seconds = 86400 if period == "day" else 7 * 86400
+    origin = params.bind(int(day_start(first).timestamp()))
+    return f"CAST(FLOOR((EXTRACT(EPOCH FROM {column}) - {origin}) / {seconds}) AS INTEGER)"
+
+
+def _masked_counts(request: RetentionRequest, tables: Tables, first: date, available: int) -> Counts:
+    """Each person's cohort periods and return periods as two bit masks, in one scan and one grouping.
+
+    Joining every cohort of a person to every return of theirs grows with the square of their active
+    periods; the masks keep the work linear in the events. The database groups people with the same
+    pair of masks; the (cohort, return) counts are then one small matrix product here.
+    """
+    period = request.period
+    params = Params()
+    start, end = range_bounds(request.date_from, request.date_to)
+    events = tables.model("events_sessionized")
+    start_cond, return_cond = _conditions(request, tables, params)
+    bit = f"(CAST(1 AS BIGINT) << {_index('e.ts', first, period, params)})"
+    if request.mode == "first_time":
+        # The cohort is the period of the first start event over all history (filters applied).
+        filters = " AND ".join(["TRUE", *scope_conditions(request, tables, params)])
+        in_range = f"e.ts >= {params.ts(start)} AND e.ts < {params.ts(end)}"
+        first_bit = f"(CAST(1 AS BIGINT) << {_index('f.first_ts', first, period, params)})"
+        per_person = (
+            f"SELECT e.person_id, MIN(CASE WHEN {start_cond} THEN e.ts END) AS first_ts, "
+            f"BIT_OR(CASE WHEN {in_range} AND {return_cond} THEN {bit} END) AS rm FROM {events} AS e "
+            f"WHERE {filters} AND ({start_cond} OR ({in_range} AND {return_cond})) GROUP BY e.person_id"
+        )
+        masks = (
+            f"SELECT CASE WHEN f.first_ts >= {params.ts(start)} AND f.first_ts < {params.ts(end)} "
+            f"THEN {first_bit} ELSE CAST(0 AS BIGINT) END AS cm, f.rm FROM ({per_person}) AS f"
+        )
+    else:
+        filters = " AND ".join(scope_conditions(request, tables, params, start=start, end=end))
+        if start_cond == return_cond == "TRUE":  # any event: one mask serves both
+            masks = f"SELECT BIT_OR({bit}) AS cm FROM {events} AS e WHERE {filters} GROUP BY e.person_id"
+            masks = f"SELECT x.cm, x.cm AS rm FROM ({masks}) AS x"
+        else:
+            masks = (
+                f"SELECT BIT_OR(CASE WHEN {start_cond} THEN {bit} END) AS cm, "
+                f"BIT_OR(CASE WHEN {return_cond} THEN {bit} END) AS rm FROM {events} AS e "
+                f"WHERE {filters} GROUP BY e.person_id"
+            )
+    statement = (
+        f"SELECT m.cm, COALESCE(m.rm, 0) AS rm, COUNT(*) AS n FROM ({masks}) AS m "
+        "WHERE m.cm IS NOT NULL AND m.cm <> 0 GROUP BY m.cm, COALESCE(m.rm, 0)"
+    )
+    rows = run(tables.engine, statement, params).rows
+    return _from_masks(rows, first, available, period, request.cumulative)
+
+
+def _from_masks(
+    rows: list[tuple[Any, ...]], first: date, available: int, period: str, cumulative: bool
+) -> Counts:
+    """Cohort sizes and returns by offset from (cohort mask, return mask, people) rows."""
+    starts = [first]
+    for _ in range(available - 1):
+        starts.append(_next(starts[-1], period))
+    if not rows:
+        return {}, {}
+    data = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    people = data[:, 2]
+    bits = np.arange(available, dtype=np.int64)
+    exact = np.float32 if int(people.sum()) < 1 << 24 else np.float64
+    cohort = ((data[:, 0:1] >> bits) & 1).astype(exact)
+    if cumulative:
+        # Only the latest return period matters: member of cohort c counts at (c, latest) when latest > c.
+        latest = np.zeros(len(data), dtype=np.int64) - 1
+        for b in range(available):
+            latest[(data[:, 1] >> b) & 1 == 1] = b
+        back = (latest[:, None] == bits).astype(exact)
+    else:
+        back = ((data[:, 1:2] >> bits) & 1).astype(exact)
+    weighted = cohort * people[:, None].astype(exact)
+    # einsum without BLAS: a threaded BLAS stalls badly on a loaded two-core machine.
+    pairs = np.rint(np.einsum("pc,pr->cr", weighted, back, optimize=False)).astype(np.int64).tolist()
+    sizes_by_bit = np.rint(weighted.sum(axis=0, dtype=np.float64)).astype(np.int64).tolist()
+    sizes: dict[date, int] = {}
+    returned: dict[date, dict[int, int]] = {}
+    for c in range(available):
+        size = int(sizes_by_bit[c])
+        if size:
+            sizes[starts[c]] = size
+        for r in range(c + 1, available):
+            count = int(pairs[c][r])
+            if count:
+                returned.setdefault(starts[c], {})[r - c] = count
+    return sizes, returned
+
+
+def _joined_counts(request: RetentionRequest, tables: Tables) -> Counts:
+    """Ranges with more periods than a mask holds: cohorts joined to returns in SQL."""
+    period = request.period
+    start, end = range_bounds(request.date_from, request.date_to)
+    params = Params()
+    trunc = _TRUNC[period]
+    events = tables.model("events_sessionized")
+    start_cond, return_cond = _conditions(request, tables, params)
+    bucket = f"CAST(date_trunc('{trunc}', e.ts) AS DATE)"
+    if request.mode == "first_time":
+        filters = " AND ".join(["TRUE", *scope_conditions(request, tables, params)])
+        cohorts = (
+            "cohorts AS (SELECT person_id, CAST(date_trunc('" + trunc + "', first_ts) AS DATE) AS c FROM ("
+            f"SELECT e.person_id, MIN(e.ts) AS first_ts FROM {events} AS e WHERE {filters} AND {start_cond} "
+            f"GROUP BY e.person_id) AS f WHERE first_ts >= {params.ts(start)} AND first_ts < "
+            f"{params.ts(end)})"
+        )
+    else:
+        filters = " AND ".join(scope_conditions(request, tables, params, start=start, end=end))
+        cohorts = (
+            f"cohorts AS (SELECT DISTINCT e.person_id, {bucket} AS c FROM {events} AS e "
+            f"WHERE {filters} AND {start_cond})"
+        )
+    return_filters = " AND ".join(scope_conditions(request, tables, params, start=start, end=end))
+    returns = (
+        f"returns AS (SELECT DISTINCT e.person_id, {bucket} AS r FROM {events} AS e "
+        f"WHERE {return_filters} AND {return_cond})"
+    )
+    # Cohort and return rows are distinct (person, period) pairs, so plain counts count people.
+    if request.cumulative:
+        ctes = (
+            f"{cohorts}, {returns}, latest AS (SELECT c.c AS c, c.person_id, MAX(r.r) AS r FROM cohorts AS c "
+            "JOIN returns AS r ON r.person_id = c.person_id AND r.r > c.c GROUP BY c.c, c.person_id)"
+        )
+        select = "SELECT 'return' AS kind, c, r, COUNT(*) AS n FROM latest GROUP BY c, r"
+    else:
+        ctes = f"{cohorts}, {returns}"
+        select = (
+            "SELECT 'return' AS kind, c.c AS c, r.r AS r, COUNT(*) AS n FROM cohorts AS c "
+            "JOIN returns AS r ON r.person_id = c.person_id AND r.r > c.c GROUP BY c.c, r.r"
+        )
+    sizes_select = "SELECT 'size' AS kind, c, CAST(NULL AS DATE), COUNT(*) FROM cohorts GROUP BY c"
+    statement = f"WITH {ctes} {select} UNION ALL {sizes_select}"
+    result = run(tables.engine, statement, params)
+    sizes: dict[date, int] = {}
+    returned: dict[date, dict[int, int]] = {}
+    for kind, cohort, later, count in result.rows:
+        c = _as_date(cohort)
+        if kind == "size":
+            sizes[c] = int(count)
+        else:
+            k = offset(c, _as_date(later), period)
+            returned.setdefault(c, {})[k] = returned.get(c, {}).get(k, 0) + int(count)
+    return sizes, returned
+
+
+def _next(day: date, period: str) -> date:
+    if period == "day":
+        return day + timedelta(days=1)
+    if period == "week":
+        return day + timedelta(days=7)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
