@@ -213,6 +213,7 @@ class Supervisor:
             f"  health        {base}/health",
             f"  metrics       {base}/metrics",
             f"  warehouse     {self._warehouse_line(warehouse)}",
+            *self._models_lines(warehouse),
             f"  data dir      {self.config.data_dir}",
             f"  config        {self.config.path or '(none: embedded defaults)'}",
         ]
@@ -226,6 +227,25 @@ class Supervisor:
             )
             lines.append("  send traffic: headwater demo")
         print("\n".join(lines), file=self.out, flush=True)
+
+    def _models_lines(self, warehouse: WarehouseSettings) -> list[str]:
+        """Where the models and the analytics API are, when the warehouse process runs them."""
+        if not warehouse.enabled:
+            return []
+        values = self.config.values
+        schema = values.get("models.schema", "analytics")
+        if values.get("models.enabled", True):
+            when = values.get("models.schedule") or "no schedule"
+            models = f"dbt project into schema {schema}, after loads and on '{when}'; headwater models run"
+        else:
+            models = "runs only when asked (models.enabled: false): headwater models run"
+        lines = [f"  models        {models}"]
+        if values.get("analytics.enabled", True):
+            host = values.get("analytics.host", "127.0.0.1")
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            port = values.get("analytics.port", 8090)
+            lines.append(f"  analytics API http://{shown}:{port}/api/v1/ (openapi.json)")
+        return lines
 
     @staticmethod
     def _warehouse_line(warehouse: WarehouseSettings) -> str:
