@@ -12,7 +12,6 @@ database on the test server (dropped afterwards).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,12 +51,7 @@ class ModelWarehouse:
     def dbt(self, command: Sequence[str], variables: Mapping[str, Any] | None = None) -> DbtOutcome:
         """`dbt <command>` on this warehouse; the outcome as `invoke_dbt` reports it."""
         profiles = write_profiles(self.work_dir / "profiles", self.settings, SCHEMA)
-        try:
-            return invoke_dbt(
-                list(command), profiles_dir=profiles, work_dir=self.work_dir, variables=variables
-            )
-        finally:
-            _release_dbt_log_files()
+        return invoke_dbt(list(command), profiles_dir=profiles, work_dir=self.work_dir, variables=variables)
 
     def build(
         self,
@@ -92,21 +86,6 @@ class ModelWarehouse:
         if order_by:
             statement += f" order by {order_by}"
         return self.query(statement)
-
-
-def _release_dbt_log_files() -> None:
-    """Close the log file dbt opened for the invocation.
-
-    dbt replaces its file handler at the next invocation without closing it; the open file then
-    surfaces as a ResourceWarning (an error under this suite's filterwarnings) in some later test.
-    """
-    from dbt_common.events.event_manager_client import get_event_manager
-
-    for logger in get_event_manager().loggers:
-        python_logger = getattr(logger, "_python_logger", None)
-        for handler in list(getattr(python_logger, "handlers", [])):
-            if isinstance(handler, logging.FileHandler):
-                handler.close()
 
 
 @contextmanager

@@ -20,6 +20,9 @@ __all__ = ["PROJECT_DIR", "DbtOutcome", "NodeOutcome", "invoke_dbt"]
 
 PROJECT_DIR = Path(__file__).parent / "project"
 
+# Commands that produce no artefacts refuse the --target-path option.
+_NO_TARGET_PATH = frozenset({"deps", "clean", "init"})
+
 # dbt keeps global state (flags, adapter registry, event manager) per process: one invocation at a time.
 _DBT_LOCK = threading.Lock()
 
@@ -61,14 +64,10 @@ def invoke_dbt(
     """Run `dbt <command>` (e.g. ["build", "--full-refresh"]) and summarise its results."""
     from dbt.cli.main import dbtRunner
 
-    args = [
-        *command,
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(profiles_dir),
-        "--target-path",
-        str(work_dir / "target"),
+    args = [*command, "--project-dir", str(project_dir), "--profiles-dir", str(profiles_dir)]
+    if command and command[0] not in _NO_TARGET_PATH:
+        args += ["--target-path", str(work_dir / "target")]
+    args += [
         "--log-path",
         str(work_dir / "logs"),
         "--log-level",
