@@ -3,12 +3,15 @@
 Every person's funnel-relevant events in the range are numbered in time order (ties: the event
 matching the earlier step first, then message id, which stands in for PostHog's "try every order of
 simultaneous events and keep the best"). Every step-1 event starts an attempt (re-entry); the attempt
-is chained greedily: step k+1 is the first step-(k+1) event after the event that matched step k,
-found by a window function (`ordered`) or by being the very next event of the person (`strict`,
-where every event of the person in the range takes part). Taking the earliest match at each step
-reaches at least as far as any other choice, so the attempt's furthest step is the last chained
-event within the window measured from its step-1 event. Each person counts once, at the furthest
-step over all their attempts (ties: the earliest attempt, whose step times give time to convert).
+is chained greedily: step k+1 is the first step-(k+1) event after the event that matched step k
+(`ordered`), or the very next event of the person (`strict`, where every event of the person in the
+range takes part). The one sort of the events computes the order and, for `ordered`, running counts
+of each step's events: the first step-k event after a row is the one whose count is the row's plus
+one, an equi-join (a second window of "next step-k row" would sort everything again). Taking the
+earliest match at each step reaches at least as far as any other choice, so the attempt's furthest
+step is the last chained event within the window measured from its step-1 event. Each person
+counts once, at the furthest step over all their attempts (ties: the earliest attempt, whose step
+times give time to convert).
 
 `unordered`: for each event matching any step, count the steps that match it or occur after it
 within the window; the person's result is the largest count ("completed k steps").
@@ -58,7 +61,11 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
         # is the step-k event whose count is the row's count + 1, found by an equi-join. Every window
         # function here shares one partitioning and order, so the rows are sorted once.
         running = f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-        marks = [f"COUNT(CASE WHEN s{k} THEN 1 END) OVER ({running}) AS c{k}" for k in range(2, n + 1)]
+        marks = (
+            []  # strict chains by row number alone
+            if request.order == "strict"
+            else [f"COUNT(CASE WHEN s{k} THEN 1 END) OVER ({running}) AS c{k}" for k in range(2, n + 1)]
+        )
         marks += [
             f"COUNT(CASE WHEN x{j} THEN 1 END) OVER ({running}) AS cx{j}"
             for j in range(1, len(request.exclusions) + 1)
@@ -68,9 +75,13 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
         f"SELECT e.person_id, e.message_id, EXTRACT(EPOCH FROM e.ts) AS es, {tie} AS tie, "
         f"CAST({breakdown} AS TEXT) AS bd, {', '.join(flags)} "
         f"FROM {tables.model('events_sessionized')} AS e WHERE {where}), "
-        f"seq AS (SELECT ev.*, ROW_NUMBER() OVER ({order}) AS rn, {', '.join(marks)} FROM ev), "
+        f"seq AS (SELECT ev.*, {', '.join([f'ROW_NUMBER() OVER ({order}) AS rn', *marks])} FROM ev), "
     )
-    body = _unordered(n, window) if request.order == "unordered" else _chained(request, n, window)
+    body = (
+        _unordered(n, window)
+        if request.order == "unordered"
+        else _chained(request, n, window, tables.engine.kind)
+    )
     any_step = " OR ".join(f"s{i + 1}" for i in range(n))
     firsts = (
         "firsts AS (SELECT person_id, bd FROM (SELECT person_id, bd, ROW_NUMBER() OVER "
@@ -123,7 +134,7 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
     return _shape(request, result.columns, result.rows)
 
 
-def _chained(request: FunnelRequest, n: int, window: str) -> str:
+def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
     """Attempts chained step by step; `reached` and step times per person (see the module docstring)."""
     strict = request.order == "strict"
     joins = []
@@ -156,13 +167,24 @@ def _chained(request: FunnelRequest, n: int, window: str) -> str:
         "AS excluded, "
         f"{times} FROM seq AS a {' '.join(joins)} WHERE a.s1), "
     )
-    best = (
-        "ranked AS (SELECT attempts.*, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY reached "
-        "DESC, t1) AS w, "
-        "MAX(excluded) OVER (PARTITION BY person_id) AS gone FROM attempts), "
-        f"best AS (SELECT person_id, reached, {', '.join(f't{k}' for k in range(1, n + 1))} "
-        "FROM ranked WHERE w = 1 AND gone = 0), "
-    )
+    ts = [f"t{k}" for k in range(1, n + 1)]
+    if kind == "duckdb":
+        # One hash aggregation instead of a window sorting every attempt: the attempt reaching
+        # furthest, the earliest of those (ARG_MIN's argument is a struct so NULL times are kept).
+        fields = ", ".join(f"{c} := {c}" for c in ["reached", *ts])
+        picked = ", ".join(f"STRUCT_EXTRACT(g.b, '{c}') AS {c}" for c in ["reached", *ts])
+        best = (
+            f"best AS (SELECT g.person_id, {picked} FROM (SELECT person_id, ARG_MIN(STRUCT_PACK({fields}), "
+            "ROW(-reached, t1)) AS b, MAX(excluded) AS gone FROM attempts GROUP BY person_id) AS g "
+            "WHERE g.gone = 0), "
+        )
+    else:
+        best = (
+            "ranked AS (SELECT attempts.*, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY reached "
+            "DESC, t1) AS w, "
+            "MAX(excluded) OVER (PARTITION BY person_id) AS gone FROM attempts), "
+            f"best AS (SELECT person_id, reached, {', '.join(ts)} FROM ranked WHERE w = 1 AND gone = 0), "
+        )
     return attempts + best
 
 

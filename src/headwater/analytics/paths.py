@@ -41,42 +41,55 @@ def paths(request: PathsRequest, tables: Tables) -> dict[str, Any]:
     item, kind = _ITEMS[request.item_type]
     where = " AND ".join([*scope_conditions(request, tables, params, start=start, end=end), kind])
     n = params.bind(request.steps)
-    order = "ORDER BY es, message_id"
-    if request.start is not None:
-        anchor = params.bind(request.start)
-        cut = (
-            f"anchor AS (SELECT person_id, sn, MIN(idx) AS a FROM collapsed WHERE item = {anchor} "
-            "GROUP BY person_id, sn), "
-            "kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.idx - x.a + 1 AS step FROM collapsed AS c "
-            "JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn WHERE c.idx >= x.a AND "
-            f"c.idx < x.a + {n}), "
-        )
-    elif request.end is not None:
-        anchor = params.bind(request.end)
-        cut = (
-            f"anchor AS (SELECT person_id, sn, MIN(idx) AS a FROM collapsed WHERE item = {anchor} "
-            "GROUP BY person_id, sn), "
-            f"kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.idx - x.a + LEAST(x.a, {n}) AS step "
-            "FROM collapsed AS c JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn "
-            f"WHERE c.idx <= x.a AND c.idx > x.a - {n}), "
-        )
-    else:
-        cut = f"kept AS (SELECT person_id, sn, es, item, idx AS step FROM collapsed WHERE idx <= {n}), "
-    statement = (
+    gap = SESSION_GAP_SECONDS
+    # Two sorts of the person's events: neighbours first (where sessions break, which rows are
+    # repeats of the next one), then running counts: `sn` numbers the path session and `kc` the
+    # kept (collapsed) items of the person, so an item's place in its session is `kc` minus the
+    # session's first `kc`, found by grouping instead of a third sort.
+    order = "PARTITION BY person_id ORDER BY es, message_id"
+    running = f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    prefix = (
         "WITH ev AS ("
         f"SELECT e.person_id, e.message_id, EXTRACT(EPOCH FROM e.ts) AS es, {item} AS item "
         f"FROM {tables.model('events_sessionized')} AS e WHERE {where} AND {item} IS NOT NULL), "
-        "gaps AS (SELECT ev.*, CASE WHEN LAG(es) OVER (PARTITION BY person_id ORDER BY es, "
-        "message_id) IS NULL "
-        f"OR es - LAG(es) OVER (PARTITION BY person_id ORDER BY es, message_id) > {SESSION_GAP_SECONDS} "
-        "THEN 1 ELSE 0 END AS brk FROM ev), "
-        "split AS (SELECT gaps.*, SUM(brk) OVER (PARTITION BY person_id ORDER BY es, message_id "
-        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sn FROM gaps), "
-        f"nexts AS (SELECT split.*, LEAD(item) OVER (PARTITION BY person_id, sn {order}) AS "
-        "following FROM split), "
-        "collapsed AS (SELECT person_id, sn, es, item, "
-        f"ROW_NUMBER() OVER (PARTITION BY person_id, sn {order}) AS idx FROM nexts "
-        "WHERE following IS NULL OR following <> item), " + cut + "linked AS (SELECT step, item, "
+        f"marks AS (SELECT ev.*, LAG(es) OVER ({order}) AS pes, LEAD(es) OVER ({order}) AS nes, "
+        f"LEAD(item) OVER ({order}) AS nitem FROM ev), "
+        "flags AS (SELECT person_id, message_id, es, item, "
+        f"CASE WHEN pes IS NULL OR es - pes > {gap} THEN 1 END AS brk, "
+        f"CASE WHEN nes IS NOT NULL AND nes - es <= {gap} AND nitem = item THEN NULL ELSE 1 END AS keep "
+        "FROM marks), "
+        f"split AS (SELECT person_id, es, item, keep, COUNT(brk) OVER ({running}) AS sn, "
+        f"COUNT(keep) OVER ({running}) AS kc FROM flags), "
+        "collapsed AS (SELECT person_id, sn, es, item, kc FROM split WHERE keep = 1), "
+    )
+    if request.start is not None:
+        anchor = params.bind(request.start)
+        cut = (
+            f"anchor AS (SELECT person_id, sn, MIN(kc) AS a FROM collapsed WHERE item = {anchor} "
+            "GROUP BY person_id, sn), "
+            "kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.a + 1 AS step FROM collapsed AS c "
+            "JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn WHERE c.kc >= x.a AND "
+            f"c.kc < x.a + {n}), "
+        )
+    elif request.end is not None:
+        anchor = params.bind(request.end)
+        # a: the end item's first kc in the session, b: the session's first kc.
+        cut = (
+            f"anchor AS (SELECT person_id, sn, MIN(CASE WHEN item = {anchor} THEN kc END) AS a, "
+            "MIN(kc) AS b FROM collapsed GROUP BY person_id, sn), "
+            f"kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.a + LEAST(x.a - x.b + 1, {n}) "
+            "AS step FROM collapsed AS c JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn "
+            f"WHERE x.a IS NOT NULL AND c.kc <= x.a AND c.kc > x.a - {n}), "
+        )
+    else:
+        cut = (
+            "anchor AS (SELECT person_id, sn, MIN(kc) AS b FROM collapsed GROUP BY person_id, sn), "
+            "kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.b + 1 AS step FROM collapsed AS c "
+            "JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn "
+            f"WHERE c.kc < x.b + {n}), "
+        )
+    statement = (
+        prefix + cut + "linked AS (SELECT step, item, "
         "LEAD(item) OVER (PARTITION BY person_id, sn ORDER BY step) AS target, "
         "LEAD(es) OVER (PARTITION BY person_id, sn ORDER BY step) - es AS dt FROM kept) "
         "SELECT step, item, target, COUNT(*) AS n, AVG(dt) AS avg_dt FROM linked GROUP BY step, item, target"

@@ -8,8 +8,11 @@ cohort's own period does not count). Cumulative: a member counts in period k whe
 any period >= k. Only periods that start on or before the range's last day are reported, and return
 events are read up to the end of the range.
 
-The database returns small aggregates (cohort x return period, or cohort x last return period for
-cumulative); the offsets and rates are computed here.
+Up to 63 periods (`MASK_PERIODS`), one scan gives each person a bit mask of cohort periods and one
+of return periods, the database groups people by their pair of masks, and the (cohort, return)
+counts are a small matrix product here; joining each person's cohorts to their returns instead
+grows with the square of their active periods (15-25 s on 10M dense events against ~1 s). Longer
+ranges join in SQL. Either way the offsets and rates are computed here.
 """
 
 from __future__ import annotations
