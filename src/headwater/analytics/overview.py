@@ -29,6 +29,9 @@ _METRICS = (
 )
 
 
+_COUNTS = frozenset({"users", "sessions", "page_views", "conversions"})
+
+
 def change(current: float | None, previous: float | None) -> float | None:
     """Relative change (0.25 = +25 %); none when the previous value is zero or missing."""
     if current is None or previous is None or previous == 0:
@@ -36,9 +39,11 @@ def change(current: float | None, previous: float | None) -> float | None:
     return (current - previous) / previous
 
 
-def _metric(current: Any, previous: Any) -> dict[str, Any]:
-    cur = float(current) if current is not None else None
-    prev = float(previous) if previous is not None else None
+def _metric(current: Any, previous: Any, *, count: bool) -> dict[str, Any]:
+    """Counts stay whole numbers in the answer; averages and money are floats."""
+    kind = int if count else float
+    cur = kind(current) if current is not None else None
+    prev = kind(previous) if previous is not None else None
     return {"value": cur, "previous": prev, "change": change(cur, prev)}
 
 
@@ -104,7 +109,7 @@ def _sessions(
     for index, name in enumerate(_METRICS):
         cur = by_period[1][index] if 1 in by_period else zero.get(name)
         prev = by_period[0][index] if 0 in by_period else zero.get(name)
-        out[name] = _metric(cur, prev)
+        out[name] = _metric(cur, prev, count=name in _COUNTS)
     return out
 
 

@@ -39,8 +39,8 @@ class DateRange(_Out):
 
 
 class Metric(_Out):
-    value: float | None = Field(description="This period.")
-    previous: float | None = Field(description="The previous period of equal length.")
+    value: int | float | None = Field(description="This period (counts are whole numbers).")
+    previous: int | float | None = Field(description="The previous period of equal length.")
     change: float | None = Field(description="(value - previous) / previous; null when previous is 0.")
 
 
