@@ -14,14 +14,25 @@
 
 with recursive
 
-events as (
-  select anonymous_id, user_id, previous_id, event_type, ts
+{# One pass over the events: every (anonymous_id, user_id) combination seen, with its first and last
+    time. Everything per alias below is a small aggregate of these rows (far fewer than the events),
+    instead of a separate scan and hash aggregate of the whole event stream for each. #}
+pairs as (
+  select anonymous_id, user_id, min(ts) as first_ts, max(ts) as last_ts
   from {{ ref('stg_events') }}
+  where anonymous_id is not null or user_id is not null
+  group by anonymous_id, user_id
+),
+
+alias_calls as (
+  select previous_id, user_id, ts
+  from {{ ref('stg_events') }}
+  where event_type = 'alias' and previous_id is not null
 ),
 
 anonymous_seen as (
-  select anonymous_id as alias, min(ts) as first_seen_at, max(ts) as last_seen_at
-  from events
+  select anonymous_id as alias, min(first_ts) as first_seen_at, max(last_ts) as last_seen_at
+  from pairs
   where anonymous_id is not null
   group by anonymous_id
 ),
@@ -29,25 +40,23 @@ anonymous_seen as (
 user_seen as (
   select alias, min(first_seen_at) as first_seen_at, max(last_seen_at) as last_seen_at
   from (
-    select user_id as alias, min(ts) as first_seen_at, max(ts) as last_seen_at
-    from events
+    select user_id as alias, min(first_ts) as first_seen_at, max(last_ts) as last_seen_at
+    from pairs
     where user_id is not null
     group by user_id
     union all
     -- a previous_id of an alias call is a user id even if no event ever carried it as user_id
     select previous_id as alias, min(ts) as first_seen_at, max(ts) as last_seen_at
-    from events
-    where event_type = 'alias' and previous_id is not null
+    from alias_calls
     group by previous_id
   ) as seen
   group by alias
 ),
 
 anonymous_users as (
-  select anonymous_id, user_id, max(ts) as last_ts
-  from events
+  select anonymous_id, user_id, last_ts
+  from pairs
   where anonymous_id is not null and user_id is not null
-  group by anonymous_id, user_id
 ),
 
 latest_user as (
@@ -62,8 +71,8 @@ latest_user as (
 
 alias_edges as (
   select distinct previous_id as node_a, user_id as node_b
-  from events
-  where event_type = 'alias' and previous_id is not null and user_id is not null and previous_id <> user_id
+  from alias_calls
+  where user_id is not null and previous_id <> user_id
 ),
 
 undirected as (

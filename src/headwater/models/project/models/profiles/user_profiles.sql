@@ -11,7 +11,8 @@
       churned  last seen more than 30 days ago (= is_churned_30)
     RFM over persons with ≥ 1 order: R = days_since_last_order, F = orders, M = revenue, each scored
     1..5 with ntile(5) over the sorted values (R descending so the most recent scores 5, F and M
-    ascending), ties broken by person_id so every run gives the same scores. -#}
+    ascending), ties broken by person_id so every run gives the same scores (M is compared at 6
+    decimals: a sum of doubles may differ in its last bit between runs, which would flip ties). -#}
 {{ config(materialized='table') }}
 
 {%- set cart_event = var('headwater_cart_event', 'Product Added') -%}
@@ -246,7 +247,7 @@ rfm as (
         person_id,
         ntile(5) over (order by days_since_last_order desc, person_id) as r_score,
         ntile(5) over (order by orders, person_id) as f_score,
-        ntile(5) over (order by revenue, person_id) as m_score
+        ntile(5) over (order by cast(revenue as decimal(38, 6)), person_id) as m_score
     from profiles
     where orders > 0
 )

@@ -56,72 +56,70 @@ staged as (
   join batch_devices on batch_devices.device_id = stg.device_id
 ),
 {%- else %}
-staged as (
+{#- not materialized: read three times, and a materialised copy would be every staged row, all columns #}
+staged as not materialized (
   select * from {{ ref('stg_events') }}
 ),
 {%- endif %}
 
-with_person as (
-  select
-    staged.*,
-    coalesce(by_anonymous.person_id, by_user.person_id, staged.device_id) as person_id
+{#- Sessions are cut on a narrow projection (ids and times only): window passes over the full
+    40-column rows sort and spill every string; here the wide columns meet the session numbers once,
+    in a hash join on message_id at the end. -#}
+keys as (
+  select message_id, device_id, ts, client_session_id
   from staged
-  left join {{ ref('identity_map') }} as by_anonymous
-    on by_anonymous.alias = staged.anonymous_id and by_anonymous.alias_type = 'anonymous_id'
-  left join {{ ref('identity_map') }} as by_user
-    on staged.anonymous_id is null and by_user.alias = staged.user_id and by_user.alias_type = 'user_id'
-  where staged.device_id is not null
-),
-
-with_previous as (
-  select
-    with_person.*,
-    lag(ts) over device_order as previous_ts,
-    lag(client_session_id) over device_order as previous_client_session_id
-  from with_person
-  window device_order as (partition by device_id order by ts, message_id)
+  where device_id is not null
 ),
 
 with_starts as (
   select
-    with_previous.*,
+    message_id,
+    device_id,
+    row_number() over device_order as device_rn,
     case
-      when previous_ts is null then 1
-      when {{ hw_epoch('ts') }} - {{ hw_epoch('previous_ts') }} > {{ timeout }} then 1
-      when client_session_id is not null and previous_client_session_id is not null
-           and client_session_id <> previous_client_session_id then 1
+      when lag(ts) over device_order is null then 1
+      when {{ hw_epoch('ts') }} - {{ hw_epoch('lag(ts) over device_order') }} > {{ timeout }} then 1
+      when client_session_id is not null and lag(client_session_id) over device_order is not null
+           and client_session_id <> lag(client_session_id) over device_order then 1
       else 0
     end as starts_session
-  from with_previous
+  from keys
+  window device_order as (partition by device_id order by ts, message_id)
 ),
 
 with_index as (
   select
-    with_starts.*,
-    sum(starts_session) over (partition by device_id order by ts, message_id
+    message_id,
+    device_id,
+    device_rn,
+    starts_session,
+    sum(starts_session) over (partition by device_id order by device_rn
                               rows between unbounded preceding and current row) as session_index
   from with_starts
 ),
 
-numbered as (
+{#- One row per session: its first event, where the session id, the place of the first event in the
+    device's order (event_index is counted from it) and the traffic source come from. -#}
+session_starts as (
   select
-    with_index.*,
-    row_number() over session_order as event_index,
-    first_value(message_id) over session_order as first_message_id
+    device_id,
+    session_index,
+    device_rn as start_rn,
+    message_id as first_message_id,
+    md5(device_id || '-' || message_id) as session_id
   from with_index
-  window session_order as (partition by device_id, session_index order by ts, message_id
-                           rows between unbounded preceding and current row)
+  where starts_session = 1
 ),
 
 first_events as (
   select
-    md5(device_id || '-' || first_message_id) as session_id,
-    {{ hw_session_source('utm_source', 'utm_medium', 'gclid', 'referrer_host', 'page_url') }} as source,
-    {{ hw_session_medium('utm_source', 'utm_medium', 'gclid', 'referrer_host', 'page_url', hw_source_category('referrer_category')) }} as medium,
-    utm_campaign as campaign
-  from numbered
-  {{ hw_source_category_joins('numbered.referrer_host', 'referrer_category') }}
-  where event_index = 1
+    session_starts.session_id,
+    {{ hw_session_source('f.utm_source', 'f.utm_medium', 'f.gclid', 'f.referrer_host', 'f.page_url') }} as source,
+    {{ hw_session_medium('f.utm_source', 'f.utm_medium', 'f.gclid', 'f.referrer_host', 'f.page_url', hw_source_category('referrer_category')) }} as medium,
+    f.utm_campaign as campaign
+  from session_starts
+  join staged as f on f.message_id = session_starts.first_message_id
+  {{ hw_source_category_joins('f.referrer_host', 'referrer_category') }}
 ),
 
 session_channels as (
@@ -130,51 +128,69 @@ session_channels as (
     {{ hw_channel('first_events.source', 'first_events.medium', 'first_events.campaign', hw_source_category('source_category')) }} as channel
   from first_events
   {{ hw_source_category_joins('first_events.source', 'source_category') }}
+),
+
+event_sessions as (
+  select
+    with_index.message_id,
+    session_starts.session_id,
+    with_index.session_index,
+    with_index.device_rn - session_starts.start_rn + 1 as event_index,
+    session_channels.channel
+  from with_index
+  join session_starts
+    on session_starts.device_id = with_index.device_id
+   and session_starts.session_index = with_index.session_index
+  join session_channels on session_channels.session_id = session_starts.session_id
 )
 
 select
-  numbered.message_id,
-  numbered.event_type,
-  numbered.event_name,
-  numbered.event_table,
-  numbered.anonymous_id,
-  numbered.user_id,
-  numbered.device_id,
-  numbered.previous_id,
-  numbered.ts,
-  numbered.received_at,
-  numbered.loaded_at,
-  numbered.client_session_id,
-  numbered.page_url,
-  numbered.page_path,
-  numbered.page_title,
-  numbered.page_search,
-  numbered.referrer,
-  numbered.referrer_host,
-  numbered.screen_name,
-  numbered.utm_source,
-  numbered.utm_medium,
-  numbered.utm_campaign,
-  numbered.utm_term,
-  numbered.utm_content,
-  numbered.gclid,
-  numbered.library_name,
-  numbered.os_name,
-  numbered.device_type,
-  numbered.device_category,
-  numbered.user_agent,
-  numbered.screen_width,
-  numbered.screen_height,
-  numbered.locale,
-  numbered.is_conversion,
-  numbered.revenue,
-  numbered.order_id,
-  numbered.currency,
-  numbered.person_id,
-  md5(numbered.device_id || '-' || numbered.first_message_id) as session_id,
-  cast(numbered.session_index as bigint) as session_index,
-  cast(numbered.event_index as bigint) as event_index,
-  session_channels.channel,
+  s.message_id,
+  s.event_type,
+  s.event_name,
+  s.event_table,
+  s.anonymous_id,
+  s.user_id,
+  s.device_id,
+  s.previous_id,
+  s.ts,
+  s.received_at,
+  s.loaded_at,
+  s.client_session_id,
+  s.page_url,
+  s.page_path,
+  s.page_title,
+  s.page_search,
+  s.referrer,
+  s.referrer_host,
+  s.screen_name,
+  s.utm_source,
+  s.utm_medium,
+  s.utm_campaign,
+  s.utm_term,
+  s.utm_content,
+  s.gclid,
+  s.library_name,
+  s.os_name,
+  s.device_type,
+  s.device_category,
+  s.user_agent,
+  s.screen_width,
+  s.screen_height,
+  s.locale,
+  s.is_conversion,
+  s.revenue,
+  s.order_id,
+  s.currency,
+  coalesce(by_anonymous.person_id, by_user.person_id, s.device_id) as person_id,
+  e.session_id,
+  cast(e.session_index as bigint) as session_index,
+  cast(e.event_index as bigint) as event_index,
+  e.channel,
   {{ hw_run_ts() }} as processed_at
-from numbered
-join session_channels on session_channels.session_id = md5(numbered.device_id || '-' || numbered.first_message_id)
+from staged as s
+join event_sessions as e on e.message_id = s.message_id
+left join {{ ref('identity_map') }} as by_anonymous
+  on by_anonymous.alias = s.anonymous_id and by_anonymous.alias_type = 'anonymous_id'
+left join {{ ref('identity_map') }} as by_user
+  on s.anonymous_id is null and by_user.alias = s.user_id and by_user.alias_type = 'user_id'

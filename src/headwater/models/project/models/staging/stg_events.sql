@@ -35,7 +35,9 @@
 
 
 
-with raw_union as (
+{#- raw_union is read three times (duplicate ids, unique rows, duplicated rows): not materialized, so
+    each read is a scan of the raw tables rather than a full copy of them. #}
+with raw_union as not materialized (
 {%- set selects = [] -%}
 {%- for table, kind in tables -%}
   {%- set relation = hw_source_relation(table) -%}
@@ -91,16 +93,34 @@ with raw_union as (
 {%- endif %}
 ),
 
-ranked as (
-  select raw_union.*,
-         row_number() over (partition by message_id
-                            order by received_at, loaded_at, event_type, event_name) as dup_rank
+{#- Dedup keeps the earliest received row of each message_id. Duplicates are rare, so only the rows
+    of duplicated ids go through the window; ranking every row would sort all the wide rows. -#}
+duplicated as (
+  select message_id
   from raw_union
   where message_id is not null
+  group by message_id
+  having count(*) > 1
 ),
 
 deduped as (
-  select * from ranked where dup_rank = 1
+  select raw_union.*
+  from raw_union
+  left join duplicated on duplicated.message_id = raw_union.message_id
+  where raw_union.message_id is not null and duplicated.message_id is null
+  union all
+  select
+    {%- for name, type in columns %}
+    {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+  from (
+    select raw_union.*,
+           row_number() over (partition by raw_union.message_id
+                              order by received_at, loaded_at, event_type, event_name) as dup_rank
+    from raw_union
+    join duplicated on duplicated.message_id = raw_union.message_id
+  ) as ranked
+  where dup_rank = 1
 ),
 
 {#- Revenue, order id and currency of conversions, from the per-event tables of the conversion events. -#}
