@@ -1,4 +1,4 @@
-"""Incremental runs give the same tables as a full rebuild (random event streams, DuckDB).
+"""Incremental runs give the same tables as a full rebuild, every layer (random event streams, DuckDB).
 
 Hypothesis draws a stream of events over a few devices and users, spreads it over 2-3 loads
 (later loads hold late events with old timestamps, resent duplicates, new identifies and alias
@@ -25,6 +25,23 @@ pytestmark = pytest.mark.slow
 
 CORE = "path:seeds path:models/staging path:models/identity path:models/sessions"
 TABLES = ["stg_events", "identity_map", "events_sessionized", "sessions", "page_views", "session_paths"]
+# The summary, attribution and profile layers, compared by the random-stream test too.
+MARTS = [
+    "device_days",
+    "person_days",
+    "daily_traffic",
+    "active_users",
+    "active_users_by_channel",
+    "daily_conversions",
+    "conversions",
+    "touchpoints",
+    "attribution_credits",
+    "attribution_paths",
+    "user_profiles",
+    "user_features_daily",
+]
+# Profiles are as of a date; pinned, an incremental run and a rebuild describe the same day.
+AS_OF = {"headwater_as_of": "2030-01-02"}
 BOOKKEEPING = {"processed_at", "updated_at"}
 DEVICES = ["A0", "A1", "A2", "A3"]
 USERS = ["U0", "U1", "U2"]
@@ -101,9 +118,9 @@ def event_streams(draw: st.DrawFn) -> list[tuple[int, RawEvent]]:
     return stream
 
 
-def snapshot(warehouse: ModelWarehouse) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(warehouse: ModelWarehouse, tables_: list[str] = TABLES) -> dict[str, list[tuple[Any, ...]]]:
     tables = {}
-    for table in TABLES:
+    for table in tables_:
         rows = warehouse.rows(table)
         tables[table] = sorted(
             (tuple((key, row[key]) for key in sorted(row) if key not in BOOKKEEPING) for row in rows),
@@ -112,7 +129,7 @@ def snapshot(warehouse: ModelWarehouse) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
-def load_rounds(warehouse: ModelWarehouse, stream: list[tuple[int, RawEvent]]) -> None:
+def load_rounds(warehouse: ModelWarehouse, stream: list[tuple[int, RawEvent]], select: str = CORE) -> None:
     """Each round is one load (uuid_ts 10 minutes apart), then an incremental build without data tests.
 
     The data tests are exercised by the full rebuild that follows and by the
@@ -121,29 +138,31 @@ def load_rounds(warehouse: ModelWarehouse, stream: list[tuple[int, RawEvent]]) -
     for load in sorted({load for load, _event in stream}):
         events = [event for round_, event in stream if round_ == load]
         warehouse.load(events, loaded_at=FIRST_LOAD + timedelta(minutes=10 * load))
-        outcome = warehouse.dbt(["build", "--select", CORE, "--exclude-resource-type", "test"])
+        command = ["build", "--exclude-resource-type", "test"] + (["--select", select] if select else [])
+        outcome = warehouse.dbt(command, AS_OF)
         assert outcome.success, outcome.error
 
 
 def assert_same(incremental: dict[str, list[Any]], rebuilt: dict[str, list[Any]]) -> None:
-    for table in TABLES:
+    for table in incremental:
         assert incremental[table] == rebuilt[table], table
 
 
 # No shrinking: each example costs seconds of dbt, and a failing stream is printed whole anyway.
 @settings(
-    max_examples=6,
+    max_examples=5,
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(stream=event_streams())
 def test_incremental_runs_equal_a_full_rebuild(stream: list[tuple[int, RawEvent]]) -> None:
+    everything = TABLES + MARTS
     with tempfile.TemporaryDirectory() as folder, model_warehouse("duckdb", Path(folder)) as warehouse:
-        load_rounds(warehouse, stream)
-        incremental = snapshot(warehouse)
-        warehouse.build(select=CORE, full_refresh=True)
-        assert_same(incremental, snapshot(warehouse))
+        load_rounds(warehouse, stream, select="")
+        incremental = snapshot(warehouse, everything)
+        warehouse.build(full_refresh=True, variables=AS_OF)
+        assert_same(incremental, snapshot(warehouse, everything))
 
 
 def test_late_events_identity_changes_and_backfill(tmp_path: Path) -> None:
