@@ -35,6 +35,7 @@ MARTS = [
     "daily_conversions",
     "conversions",
     "touchpoints",
+    "attribution_touches",
     "attribution_credits",
     "attribution_paths",
     "user_profiles",

@@ -215,7 +215,13 @@ staged as (
 select staged.*
 from staged
 {%- if is_incremental() %}
-left join {{ this }} as existing
+{#- Only the staged copies of this batch's ids: joining all of them would build a hash table of every
+    staged message_id (10M rows at 10M events) instead of the batch's (~1%). #}
+left join (
+  select message_id, received_at
+  from {{ this }}
+  where message_id in (select message_id from staged)
+) as existing
   on existing.message_id = staged.message_id
 where existing.message_id is null
    or staged.received_at < existing.received_at
