@@ -219,3 +219,35 @@ def test_late_events_identity_changes_and_backfill(tmp_path: Path) -> None:
 
         warehouse.build(select=CORE, full_refresh=True)
         assert_same(incremental, snapshot(warehouse))
+
+
+def test_a_person_left_without_devices_loses_its_attribution_rows(tmp_path: Path) -> None:
+    """An incremental run deletes the attribution rows of a person whose only device moved away.
+
+    A1 orders as U1, then signs in as U2: A1 now belongs to U2 (latest user id wins for a shared
+    device), so U1 has no device, no session and no conversion left; the order is U2's.
+    """
+    first = [
+        page("p1", at("09:00"), "A1", "/"),
+        track("o1", at("09:05"), "A1", "Order Completed", user_id="U1", properties={"revenue": 10.0}),
+        page("p2", at("11:00"), "A1", "/again"),
+        page("p3", at("09:00"), "A3", "/"),
+    ]
+    second = [
+        track("s1", at("12:00"), "A1", "Signed In", user_id="U2"),
+        track("s2", at("12:00"), "A3", "Signed In", user_id="U3"),
+    ]
+    tables = ["conversions", "attribution_touches", "attribution_credits", "attribution_paths"]
+    tables.append("user_profiles")
+    with model_warehouse("duckdb", tmp_path) as warehouse:
+        warehouse.load(first, loaded_at=FIRST_LOAD)
+        warehouse.build(variables=AS_OF)
+        assert {row["person_id"] for row in warehouse.rows("attribution_credits")} == {"U1"}
+        warehouse.load(second, loaded_at=FIRST_LOAD + timedelta(minutes=10))
+        warehouse.build(variables=AS_OF)
+        incremental = snapshot(warehouse, tables)
+        assert {row["person_id"] for row in warehouse.rows("conversions")} == {"U2"}
+        assert {row["person_id"] for row in warehouse.rows("attribution_credits")} == {"U2"}
+        assert {row["person_id"] for row in warehouse.rows("attribution_paths")} == {"U2", "U3"}
+        warehouse.build(full_refresh=True, variables=AS_OF)
+        assert_same(incremental, snapshot(warehouse, tables))
