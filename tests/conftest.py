@@ -133,7 +133,14 @@ class RunningHeadwater:
         return self.process.wait(timeout)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0) -> None:
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30.0, workers: int = 0
+) -> None:
+    """Until /health answers and `workers` ingest workers have logged that they serve.
+
+    One worker answering /health is not enough for tests that then change the config: a worker
+    still starting would read the changed file and disagree with the others.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -141,10 +148,11 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path, tim
                 f"headwater up exited with {process.returncode}:\n{log_path.read_text()[-4000:]}"
             )
         try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return
+            healthy = httpx.get(url + "/health", timeout=1.0).status_code == 200
         except httpx.HTTPError:
-            pass
+            healthy = False
+        if healthy and log_path.read_text().count('"msg":"ingest worker serving"') >= workers:
+            return
         time.sleep(0.1)
     raise AssertionError(f"headwater up did not become healthy:\n{log_path.read_text()[-4000:]}")
 
@@ -172,7 +180,7 @@ def start_headwater(
     url = f"http://127.0.0.1:{port}"
     running = RunningHeadwater(url, WEB_KEY, OFF_KEY, directory / "data", config_path, process, log_path)
     try:
-        wait_healthy(url, process, log_path)
+        wait_healthy(url, process, log_path, workers=workers)
     except BaseException:
         process.kill()
         process.wait()
