@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +42,7 @@ from headwater.warehouse.errors import (
 )
 from headwater.warehouse.model import AbstractType, SourceInfo
 from headwater.warehouse.naming import Namer
+from headwater.warehouse.outcomes import Item, LoaderStats, LoadOutcome, ReplayReport
 from headwater.warehouse.settings import WarehouseSettings
 from headwater.warehouse.staging import Stage, StagedFile
 from headwater.warehouse.transform import Transformer
@@ -99,93 +99,6 @@ class _Laps:
         now = time.perf_counter()
         self._totals[phase] = self._totals.get(phase, 0.0) + now - self._last
         self._last = now
-
-
-@dataclass(slots=True)
-class Item:
-    """One event to load: its stored bytes and where it came from (partition/offset None on replay)."""
-
-    payload: bytes
-    source_id: str
-    partition: int | None = None
-    offset: int | None = None
-    replay_of: FailedEvent | None = None
-
-
-@dataclass(slots=True)
-class LoadOutcome:
-    """What one committed load did."""
-
-    load_id: str
-    events: int
-    loaded: int
-    duplicates: int
-    failed: int
-    rows: int
-    discards: int
-    staged_files: int
-    staged_bytes: int
-    seconds: float
-    tables: dict[str, int]
-    failures: list[FailedEvent] = field(default_factory=list)
-
-
-@dataclass
-class LoaderStats:
-    """Running totals for `headwater status` and the metrics; updated by the loader thread only."""
-
-    loads: int = 0
-    events_loaded: int = 0
-    duplicates: int = 0
-    failed: int = 0
-    discards: int = 0
-    rows: int = 0
-    staged_files: int = 0
-    staged_bytes: int = 0
-    retries: int = 0
-    last_load_at: float | None = None
-    last_load_id: str | None = None
-    last_error: str | None = None
-    last_error_at: float | None = None
-    failures_by_reason: dict[str, int] = field(default_factory=dict)
-    state: str = "starting"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "loads": self.loads,
-            "events_loaded": self.events_loaded,
-            "duplicates": self.duplicates,
-            "failed": self.failed,
-            "discards": self.discards,
-            "rows": self.rows,
-            "staged_files": self.staged_files,
-            "staged_bytes": self.staged_bytes,
-            "retries": self.retries,
-            "last_load_at": self.last_load_at,
-            "last_load_id": self.last_load_id,
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at,
-            "failures_by_reason": dict(self.failures_by_reason),
-        }
-
-
-@dataclass(slots=True)
-class ReplayReport:
-    """What `headwater replay` did: how many were chosen, loaded again, and still failing (with why)."""
-
-    selected: int
-    loaded: int
-    still_failing: list[tuple[str | None, str]]
-    load_id: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "selected": self.selected,
-            "loaded": self.loaded,
-            "still_failing": [{"message_id": m, "reason": r} for m, r in self.still_failing],
-            "load_id": self.load_id,
-        }
 
 
 def _reason_key(reason: str) -> str:
