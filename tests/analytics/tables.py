@@ -6,6 +6,7 @@ Rows are given as dicts; missing columns are NULL.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,8 @@ STG_COLUMNS: dict[str, str] = {
 
 MODEL_TABLES: dict[str, dict[str, str]] = {
     "events_sessionized": {
-        **STG_COLUMNS, "person_id": S, "session_id": S, "session_index": N, "event_index": N, "channel": S,
+        **STG_COLUMNS, "person_id": S, "person_key": N, "session_id": S, "session_index": N,
+        "event_index": N, "channel": S,
     },
     "sessions": {
         "session_id": S, "device_id": S, "anonymous_id": S, "person_id": S, "session_start": T,
@@ -52,7 +54,8 @@ MODEL_TABLES: dict[str, dict[str, str]] = {
     },
     "identity_map": {"alias": S, "alias_type": S, "person_id": S, "first_seen_at": T, "last_seen_at": T},
     "user_profiles": {
-        "person_id": S, "user_id": S, "n_anonymous_ids": N, "email": S, "name": S, "first_seen_at": T,
+        "person_id": S, "person_key": N, "user_id": S, "n_anonymous_ids": N, "email": S, "name": S,
+        "first_seen_at": T,
         "last_seen_at": T, "days_since_first_seen": N, "days_since_last_seen": N, "sessions": N,
         "events": N, "page_views": N, "active_days": N, "active_days_7": N, "active_days_30": N,
         "orders": N, "revenue": D, "avg_order_value": D, "last_order_at": T, "days_since_last_order": N,
@@ -76,9 +79,22 @@ def create_statements(schema: str, tables: Mapping[str, Mapping[str, str]]) -> l
     return out
 
 
+def person_key(person_id: str | None) -> int | None:
+    """An integer key per person, as the models' hw_person_key gives (any injective-enough map will do)."""
+    if person_id is None:
+        return None
+    return int.from_bytes(hashlib.md5(person_id.encode()).digest()[:8], "big") >> 1
+
+
 def insert(conn: Any, schema: str, table: str, rows: Iterable[Mapping[str, Any]], style: str) -> None:
-    """INSERT rows through a DB-API connection (DuckDB `?` or psycopg `%s` placeholders)."""
+    """INSERT rows through a DB-API connection (DuckDB `?` or psycopg `%s` placeholders).
+
+    events_sessionized and user_profiles rows get their person_key from their person_id, as the
+    models write it.
+    """
     for row in rows:
+        if table in ("events_sessionized", "user_profiles") and "person_key" not in row:
+            row = {**row, "person_key": person_key(row.get("person_id"))}
         names = list(row)
         marks = ", ".join("?" if style == "duckdb" else "%s" for _ in names)
         listed = ", ".join(quote_ident(n) for n in names)

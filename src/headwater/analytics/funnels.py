@@ -1,17 +1,18 @@
 """Funnels with PostHog's semantics, computed in one set-based statement.
 
 Every person's funnel-relevant events in the range are numbered in time order (ties: the event
-matching the earlier step first, then message id, which stands in for PostHog's "try every order of
-simultaneous events and keep the best"). Every step-1 event starts an attempt (re-entry); the attempt
-is chained greedily: step k+1 is the first step-(k+1) event after the event that matched step k
-(`ordered`), or the very next event of the person (`strict`, where every event of the person in the
-range takes part). The one sort of the events computes the order and, for `ordered`, running counts
-of each step's events: the first step-k event after a row is the one whose count is the row's plus
-one, an equi-join (a second window of "next step-k row" would sort everything again). Taking the
-earliest match at each step reaches at least as far as any other choice, so the attempt's furthest
-step is the last chained event within the window measured from its step-1 event. Each person
-counts once, at the furthest step over all their attempts (ties: the earliest attempt, whose step
-times give time to convert).
+matching the earlier step first, which stands in for PostHog's "try every order of simultaneous
+events and keep the best"). Persons are told apart by `person_key`, an integer: partitioning and
+sorting a 90-day range by the text person id cost twice as much. Every step-1 event starts an
+attempt (re-entry); the attempt is chained greedily: step k+1 is the first step-(k+1) event after
+the event that matched step k (`ordered`), or the very next event of the person (`strict`, where
+every event of the person in the range takes part). The one sort of the events computes the order
+and, for `ordered`, running counts of each step's events: the first step-k event after a row is the
+one whose count is the row's plus one, an equi-join (a second window of "next step-k row" would sort
+everything again). Taking the earliest match at each step reaches at least as far as any other
+choice, so the attempt's furthest step is the last chained event within the window measured from
+its step-1 event. Each person counts once, at the furthest step over all their attempts (ties: the
+earliest attempt, whose step times give time to convert).
 
 `unordered`: for each event matching any step, count the steps that match it or occur after it
 within the window; the person's result is the largest count ("completed k steps").
@@ -19,7 +20,9 @@ within the window; the person's result is the largest count ("completed k steps"
 Exclusions (ordered/strict): an exclusion event after an attempt's step `from_step` and before its
 step `to_step` (or before the window closes when that step is never reached) removes the person.
 Breakdowns take the value on the person's earliest funnel event where it is set (PostHog's
-first-touch attribution); values past the limit are grouped as `Other`.
+first-touch attribution); values past the limit are grouped as `Other`. Drop-off lists take up to
+`dropoff_limit` persons per step in person_key order (an arbitrary but repeatable sample) and
+report their person ids.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 from headwater.analytics.filters import event_condition, scope_conditions
 from headwater.analytics.requests import FunnelRequest
-from headwater.analytics.sql import Params, Tables, range_bounds, run
+from headwater.analytics.sql import Params, Tables, person_ids, range_bounds, run
 
 __all__ = ["funnel"]
 
@@ -48,10 +51,14 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
     breakdown = f"e.{request.breakdown}" if request.breakdown else "CAST(NULL AS TEXT)"
     relevant = " OR ".join(steps + exclusions)
     where = " AND ".join(scope + ([] if request.order == "strict" else [f"({relevant})"]))
-    tie = (
-        "CASE " + " ".join(f"WHEN {cond} THEN {i + 1}" for i, cond in enumerate(steps)) + f" ELSE {n + 1} END"
+    # Simultaneous events: the one matching the earlier step first. `tie` holds a bit per step (step 1
+    # highest) and per exclusion, so rows equal in (es, tie, bd) are alike in everything the chaining
+    # reads and their order cannot change a result; no text id is needed to make it deterministic.
+    bits = [*steps, *exclusions]
+    tie = " + ".join(
+        f"(CASE WHEN {cond} THEN {1 << (len(bits) - i - 1)} ELSE 0 END)" for i, cond in enumerate(bits)
     )
-    order = "PARTITION BY person_id ORDER BY es, tie, message_id"
+    order = "PARTITION BY pk ORDER BY es, tie DESC" + (", bd" if request.breakdown else "")
     if request.order == "unordered":
         # The unordered count needs only "the next time of each step", taken in the same window.
         following = f"{order} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
@@ -72,7 +79,7 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
         ]
     base = (
         "WITH ev AS ("
-        f"SELECT e.person_id, e.message_id, EXTRACT(EPOCH FROM e.ts) AS es, {tie} AS tie, "
+        f"SELECT e.person_key AS pk, EXTRACT(EPOCH FROM e.ts) AS es, {tie} AS tie, "
         f"CAST({breakdown} AS TEXT) AS bd, {', '.join(flags)} "
         f"FROM {tables.model('events_sessionized')} AS e WHERE {where}), "
         f"seq AS (SELECT ev.*, {', '.join([f'ROW_NUMBER() OVER ({order}) AS rn', *marks])} FROM ev), "
@@ -84,11 +91,11 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
     )
     any_step = " OR ".join(f"s{i + 1}" for i in range(n))
     firsts = (
-        "firsts AS (SELECT person_id, bd FROM (SELECT person_id, bd, ROW_NUMBER() OVER "
-        f"(PARTITION BY person_id ORDER BY rn) AS k FROM seq WHERE bd IS NOT NULL AND ({any_step})) "
+        "firsts AS (SELECT pk, bd FROM (SELECT pk, bd, ROW_NUMBER() OVER "
+        f"(PARTITION BY pk ORDER BY rn) AS k FROM seq WHERE bd IS NOT NULL AND ({any_step})) "
         "AS f WHERE k = 1), "
         "people AS (SELECT b.*, COALESCE(f.bd, '(none)') AS value FROM best AS b "
-        "LEFT JOIN firsts AS f ON f.person_id = b.person_id), "
+        "LEFT JOIN firsts AS f ON f.pk = b.pk), "
         if request.breakdown
         else "people AS (SELECT b.*, '(none)' AS value FROM best AS b), "
     )
@@ -112,7 +119,7 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
     )
     metrics = counts + (", " + ", ".join(times) if times else "")
     per_value = (
-        f" UNION ALL SELECT 'group' AS kind, label, CAST(NULL AS BIGINT), CAST(NULL AS TEXT), {metrics} "
+        f" UNION ALL SELECT 'group' AS kind, label, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), {metrics} "
         "FROM labelled GROUP BY label"
         if request.breakdown
         else ""
@@ -122,16 +129,16 @@ def funnel(request: FunnelRequest, tables: Tables) -> dict[str, Any]:
         + body
         + people
         + " SELECT 'total' AS kind, CAST(NULL AS TEXT) AS label, CAST(NULL AS BIGINT) AS reached, "
-        + f"CAST(NULL AS TEXT) AS person_id, {metrics} FROM labelled"
+        + f"CAST(NULL AS BIGINT) AS pk, {metrics} FROM labelled"
         + per_value
-        + " UNION ALL SELECT 'dropoff' AS kind, NULL, reached, person_id, "
+        + " UNION ALL SELECT 'dropoff' AS kind, NULL, reached, pk, "
         + null_metrics
-        + " FROM (SELECT reached, person_id, "
-        + "ROW_NUMBER() OVER (PARTITION BY reached ORDER BY person_id) AS k "
+        + " FROM (SELECT reached, pk, "
+        + "ROW_NUMBER() OVER (PARTITION BY reached ORDER BY pk) AS k "
         + f"FROM best) AS d WHERE k <= {params.bind(request.dropoff_limit)}"
     )
     result = run(tables.engine, statement, params)
-    return _shape(request, result.columns, result.rows)
+    return _shape(request, tables, result.columns, result.rows)
 
 
 def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
@@ -141,7 +148,7 @@ def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
     for k in range(2, n + 1):
         prev = "a" if k == 2 else f"b{k - 1}"
         on = f"b{k}.rn = {prev}.rn + 1" if strict else f"b{k}.c{k} = {prev}.c{k} + 1"
-        joins.append(f"LEFT JOIN seq AS b{k} ON b{k}.person_id = a.person_id AND b{k}.s{k} AND {on}")
+        joins.append(f"LEFT JOIN seq AS b{k} ON b{k}.pk = a.pk AND b{k}.s{k} AND {on}")
     alias = {1: "a", **{k: f"b{k}" for k in range(2, n + 1)}}
     # Step k counts when chained and within the window from the attempt's step-1 event.
     within = {k: f"({alias[k]}.es IS NOT NULL AND {alias[k]}.es - a.es <= {window})" for k in range(2, n + 1)}
@@ -151,7 +158,7 @@ def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
         frm, to = exclusion.from_step, exclusion.to_step
         # The first exclusion-j event after the attempt's step `frm` event.
         joins.append(
-            f"LEFT JOIN seq AS x{j}e ON x{j}e.person_id = a.person_id AND x{j}e.x{j} "
+            f"LEFT JOIN seq AS x{j}e ON x{j}e.pk = a.pk AND x{j}e.x{j} "
             f"AND x{j}e.cx{j} = {alias[frm]}.cx{j} + 1"
         )
         reached_from = "TRUE" if frm == 1 else within[frm]
@@ -163,7 +170,7 @@ def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
         excluded.append(f"CASE WHEN {hit} THEN 1 ELSE 0 END")
     times = ", ".join(f"{alias[k]}.es AS t{k}" for k in range(1, n + 1))
     attempts = (
-        f"attempts AS (SELECT a.person_id, {reached} AS reached, GREATEST({', '.join(excluded)}) "
+        f"attempts AS (SELECT a.pk, {reached} AS reached, GREATEST({', '.join(excluded)}) "
         "AS excluded, "
         f"{times} FROM seq AS a {' '.join(joins)} WHERE a.s1), "
     )
@@ -174,16 +181,16 @@ def _chained(request: FunnelRequest, n: int, window: str, kind: str) -> str:
         fields = ", ".join(f"{c} := {c}" for c in ["reached", *ts])
         picked = ", ".join(f"STRUCT_EXTRACT(g.b, '{c}') AS {c}" for c in ["reached", *ts])
         best = (
-            f"best AS (SELECT g.person_id, {picked} FROM (SELECT person_id, ARG_MIN(STRUCT_PACK({fields}), "
-            "ROW(-reached, t1)) AS b, MAX(excluded) AS gone FROM attempts GROUP BY person_id) AS g "
+            f"best AS (SELECT g.pk, {picked} FROM (SELECT pk, ARG_MIN(STRUCT_PACK({fields}), "
+            "ROW(-reached, t1)) AS b, MAX(excluded) AS gone FROM attempts GROUP BY pk) AS g "
             "WHERE g.gone = 0), "
         )
     else:
         best = (
-            "ranked AS (SELECT attempts.*, ROW_NUMBER() OVER (PARTITION BY person_id ORDER BY reached "
+            "ranked AS (SELECT attempts.*, ROW_NUMBER() OVER (PARTITION BY pk ORDER BY reached "
             "DESC, t1) AS w, "
-            "MAX(excluded) OVER (PARTITION BY person_id) AS gone FROM attempts), "
-            f"best AS (SELECT person_id, reached, {', '.join(ts)} FROM ranked WHERE w = 1 AND gone = 0), "
+            "MAX(excluded) OVER (PARTITION BY pk) AS gone FROM attempts), "
+            f"best AS (SELECT pk, reached, {', '.join(ts)} FROM ranked WHERE w = 1 AND gone = 0), "
         )
     return attempts + best
 
@@ -195,9 +202,9 @@ def _unordered(n: int, window: str) -> str:
     )
     nulls = ", ".join(f"CAST(NULL AS DOUBLE PRECISION) AS t{k}" for k in range(1, n + 1))
     return (
-        f"anchors AS (SELECT person_id, {count} AS reached FROM seq WHERE "
+        f"anchors AS (SELECT pk, {count} AS reached FROM seq WHERE "
         f"{' OR '.join(f's{k}' for k in range(1, n + 1))}), "
-        f"best AS (SELECT person_id, MAX(reached) AS reached, {nulls} FROM anchors GROUP BY person_id), "
+        f"best AS (SELECT pk, MAX(reached) AS reached, {nulls} FROM anchors GROUP BY pk), "
     )
 
 
@@ -229,20 +236,24 @@ def _steps(request: FunnelRequest, row: tuple[Any, ...], index: dict[str, int]) 
     return steps
 
 
-def _shape(request: FunnelRequest, columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+def _shape(
+    request: FunnelRequest, tables: Tables, columns: list[str], rows: list[tuple[Any, ...]]
+) -> dict[str, Any]:
     n = len(request.steps)
     index = {name: i for i, name in enumerate(columns)}
     total: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
-    dropoffs: dict[int, list[str]] = {k: [] for k in range(1, n + 1)}
+    dropoffs: dict[int, list[int]] = {k: [] for k in range(1, n + 1)}
     for row in rows:
         kind = row[index["kind"]]
         if kind == "dropoff":
-            dropoffs[int(row[index["reached"]])].append(str(row[index["person_id"]]))
+            dropoffs[int(row[index["reached"]])].append(int(row[index["pk"]]))
         elif kind == "total":
             total = _steps(request, row, index)
         else:
             groups.append({"value": row[index["label"]], "steps": _steps(request, row, index)})
+    listed = [key for k in range(1, n) for key in dropoffs[k]]
+    names = person_ids(tables, listed, request.date_from, request.date_to)
     groups.sort(key=lambda group: (-group["steps"][0]["count"], group["value"] == "Other", group["value"]))
     return {
         "order": request.order,
@@ -251,6 +262,8 @@ def _shape(request: FunnelRequest, columns: list[str], rows: list[tuple[Any, ...
         "breakdown": request.breakdown,
         "breakdown_values": groups,
         "dropoffs": [
-            {"after_step": k, "person_ids": sorted(dropoffs[k])} for k in range(1, n) if request.dropoff_limit
+            {"after_step": k, "person_ids": sorted(names[key] for key in dropoffs[k] if key in names)}
+            for k in range(1, n)
+            if request.dropoff_limit
         ],
     }

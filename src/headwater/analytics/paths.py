@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
+
 from headwater.analytics.filters import scope_conditions
 from headwater.analytics.requests import PathsRequest
-from headwater.analytics.sql import Params, Tables, range_bounds, run
+from headwater.analytics.sql import Params, Tables, range_bounds, run_arrow
 
 __all__ = ["SESSION_GAP_SECONDS", "paths"]
 
@@ -40,62 +42,96 @@ def paths(request: PathsRequest, tables: Tables) -> dict[str, Any]:
     start, end = range_bounds(request.date_from, request.date_to)
     item, kind = _ITEMS[request.item_type]
     where = " AND ".join([*scope_conditions(request, tables, params, start=start, end=end), kind])
-    n = params.bind(request.steps)
-    gap = SESSION_GAP_SECONDS
-    # Two sorts of the person's events: neighbours first (where sessions break, which rows are
-    # repeats of the next one), then running counts: `sn` numbers the path session and `kc` the
-    # kept (collapsed) items of the person, so an item's place in its session is `kc` minus the
-    # session's first `kc`, found by grouping instead of a third sort.
-    order = "PARTITION BY person_id ORDER BY es, message_id"
-    running = f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    prefix = (
-        "WITH ev AS ("
-        f"SELECT e.person_id, e.message_id, EXTRACT(EPOCH FROM e.ts) AS es, {item} AS item "
-        f"FROM {tables.model('events_sessionized')} AS e WHERE {where} AND {item} IS NOT NULL), "
-        f"marks AS (SELECT ev.*, LAG(es) OVER ({order}) AS pes, LEAD(es) OVER ({order}) AS nes, "
-        f"LEAD(item) OVER ({order}) AS nitem FROM ev), "
-        "flags AS (SELECT person_id, message_id, es, item, "
-        f"CASE WHEN pes IS NULL OR es - pes > {gap} THEN 1 END AS brk, "
-        f"CASE WHEN nes IS NOT NULL AND nes - es <= {gap} AND nitem = item THEN NULL ELSE 1 END AS keep "
-        "FROM marks), "
-        f"split AS (SELECT person_id, es, item, keep, COUNT(brk) OVER ({running}) AS sn, "
-        f"COUNT(keep) OVER ({running}) AS kc FROM flags), "
-        "collapsed AS (SELECT person_id, sn, es, item, kc FROM split WHERE keep = 1), "
-    )
-    if request.start is not None:
-        anchor = params.bind(request.start)
-        cut = (
-            f"anchor AS (SELECT person_id, sn, MIN(kc) AS a FROM collapsed WHERE item = {anchor} "
-            "GROUP BY person_id, sn), "
-            "kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.a + 1 AS step FROM collapsed AS c "
-            "JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn WHERE c.kc >= x.a AND "
-            f"c.kc < x.a + {n}), "
-        )
-    elif request.end is not None:
-        anchor = params.bind(request.end)
-        # a: the end item's first kc in the session, b: the session's first kc.
-        cut = (
-            f"anchor AS (SELECT person_id, sn, MIN(CASE WHEN item = {anchor} THEN kc END) AS a, "
-            "MIN(kc) AS b FROM collapsed GROUP BY person_id, sn), "
-            f"kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.a + LEAST(x.a - x.b + 1, {n}) "
-            "AS step FROM collapsed AS c JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn "
-            f"WHERE x.a IS NOT NULL AND c.kc <= x.a AND c.kc > x.a - {n}), "
-        )
-    else:
-        cut = (
-            "anchor AS (SELECT person_id, sn, MIN(kc) AS b FROM collapsed GROUP BY person_id, sn), "
-            "kept AS (SELECT c.person_id, c.sn, c.es, c.item, c.kc - x.b + 1 AS step FROM collapsed AS c "
-            "JOIN anchor AS x ON x.person_id = c.person_id AND x.sn = c.sn "
-            f"WHERE c.kc < x.b + {n}), "
-        )
+    # The events come back ordered by (person, time, item) with each item as a small integer code
+    # (its rank among the range's items, so ties break by the item); the code's text comes in rows of
+    # their own, person key -1, ahead of the events. Everything after the one sort is linear work in
+    # numpy: three window passes over the same rows in SQL cost three sorts.
     statement = (
-        prefix + cut + "linked AS (SELECT step, item, "
-        "LEAD(item) OVER (PARTITION BY person_id, sn ORDER BY step) AS target, "
-        "LEAD(es) OVER (PARTITION BY person_id, sn ORDER BY step) - es AS dt FROM kept) "
-        "SELECT step, item, target, COUNT(*) AS n, AVG(dt) AS avg_dt FROM linked GROUP BY step, item, target"
+        "WITH ev AS ("
+        "SELECT e.person_key AS pk, CAST(EXTRACT(EPOCH FROM e.ts) AS DOUBLE PRECISION) AS es, "
+        f"{item} AS item "
+        f"FROM {tables.model('events_sessionized')} AS e WHERE {where} AND {item} IS NOT NULL "
+        "AND e.person_key IS NOT NULL), "
+        "items AS (SELECT item, CAST(ROW_NUMBER() OVER (ORDER BY item) AS INTEGER) AS code "
+        "FROM (SELECT DISTINCT item FROM ev) AS d) "
+        "SELECT ev.pk, ev.es, i.code, CAST(NULL AS TEXT) AS item FROM ev JOIN items AS i ON i.item = ev.item "
+        "UNION ALL SELECT CAST(-1 AS BIGINT), CAST(0 AS DOUBLE PRECISION), code, item FROM items "
+        "ORDER BY 1, 2, 3"
     )
-    result = run(tables.engine, statement, params)
-    return _graph(request, result.rows)
+    table = run_arrow(tables.engine, statement, params)
+    pk = table.column("pk").to_numpy()
+    names_at = int(np.searchsorted(pk, 0))  # the dictionary rows come first
+    codes = table.column("code").to_numpy()
+    names: list[str] = [""] * (names_at + 1)
+    for code, text in zip(
+        codes[:names_at].tolist(), table.column("item").slice(0, names_at).to_pylist(), strict=True
+    ):
+        names[int(code)] = str(text)
+    anchor_text = request.start if request.start is not None else request.end
+    anchor = names.index(anchor_text) if anchor_text is not None and anchor_text in names[1:] else -1
+    rows = _links(
+        pk[names_at:],
+        table.column("es").to_numpy()[names_at:],
+        codes[names_at:].astype(np.int64),
+        request.steps,
+        anchor,
+        "end" if request.end is not None else "start" if request.start is not None else None,
+    )
+    return _graph(request, [(step, names[c], names[t] if t else None, n, dt) for step, c, t, n, dt in rows])
+
+
+def _links(
+    pk: Any, es: Any, code: Any, steps: int, anchor: int, anchored: str | None
+) -> list[tuple[int, int, int, int, float | None]]:
+    """(step, item code, next item code or 0, session paths, mean seconds to it) from sorted events."""
+    n = len(pk)
+    if n == 0 or (anchored is not None and anchor < 0):
+        return []
+    brk = np.ones(n, dtype=bool)
+    brk[1:] = (pk[1:] != pk[:-1]) | (es[1:] - es[:-1] > SESSION_GAP_SECONDS)
+    # A row repeating the next one's item in the same path session collapses into it (the later time).
+    keep = np.ones(n, dtype=bool)
+    keep[:-1] = brk[1:] | (code[1:] != code[:-1])
+    session = np.cumsum(brk)[keep]
+    times, items = es[keep], code[keep]
+    m = len(session)
+    first = np.ones(m, dtype=bool)
+    first[1:] = session[1:] != session[:-1]
+    index = np.arange(m)
+    pos = index - np.maximum.accumulate(np.where(first, index, 0))  # 0-based place in the session
+    if anchored is None:
+        cut = pos < steps
+        step = pos + 1
+    else:
+        ordinal = np.cumsum(first) - 1
+        at = np.full(int(ordinal[-1]) + 1, -1, dtype=np.int64)
+        hits = np.flatnonzero(items == anchor)
+        earliest = hits[np.r_[True, ordinal[hits[1:]] != ordinal[hits[:-1]]]] if len(hits) else hits
+        at[ordinal[earliest]] = pos[earliest]
+        a = at[ordinal]
+        if anchored == "start":
+            cut = (a >= 0) & (pos >= a) & (pos < a + steps)
+            step = pos - a + 1
+        else:
+            cut = (a >= 0) & (pos <= a) & (pos > a - steps)
+            step = pos - a + np.minimum(a + 1, steps)
+    # The link from each kept row is to the next kept row of the same session.
+    linked = np.zeros(m, dtype=bool)
+    linked[:-1] = cut[:-1] & cut[1:] & ~first[1:]
+    target = np.zeros(m, dtype=np.int64)
+    target[:-1] = np.where(linked[:-1], items[1:], 0)
+    gap = np.zeros(m, dtype=np.float64)
+    gap[:-1] = np.where(linked[:-1], times[1:] - times[:-1], 0.0)
+    width = int(items.max()) + 1
+    key = (step[cut].astype(np.int64) * width + items[cut]) * width + target[cut]
+    groups, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    seconds = np.bincount(inverse, weights=gap[cut], minlength=len(groups))
+    out = []
+    for group, count, total in zip(groups.tolist(), counts.tolist(), seconds.tolist(), strict=True):
+        rest, to = divmod(group, width)
+        step_no, source = divmod(rest, width)
+        out.append((step_no, source, to, count, total / count if to else None))
+    return out
 
 
 def _key(step: int, item: str) -> str:

@@ -159,10 +159,10 @@ def _masked_counts(request: RetentionRequest, tables: Tables, first: date, avail
         in_range = f"e.ts >= {params.ts(start)} AND e.ts < {params.ts(end)}"
         returns = bits(_index("e.ts", first, period, params), f"{in_range} AND {return_cond}")
         per_person = (
-            f"SELECT e.person_id, MIN(CASE WHEN {start_cond} THEN e.ts END) AS first_ts, "
+            f"SELECT e.person_key, MIN(CASE WHEN {start_cond} THEN e.ts END) AS first_ts, "
             + ", ".join(f"BIT_OR({b}) AS {r}" for b, r in zip(returns, rms, strict=True))
             + f" FROM {events} AS e "
-            f"WHERE {filters} AND ({start_cond} OR ({in_range} AND {return_cond})) GROUP BY e.person_id"
+            f"WHERE {filters} AND ({start_cond} OR ({in_range} AND {return_cond})) GROUP BY e.person_key"
         )
         firsts = bits(
             _index("f.first_ts", first, period, params),
@@ -181,7 +181,7 @@ def _masked_counts(request: RetentionRequest, tables: Tables, first: date, avail
         index = _index("e.ts", first, period, params)
         if start_cond == return_cond == "TRUE":  # any event: one mask serves both
             inner = ", ".join(f"BIT_OR({b}) AS {c}" for b, c in zip(bits(index, "TRUE"), cms, strict=True))
-            masks = f"SELECT {inner} FROM {events} AS e WHERE {filters} GROUP BY e.person_id"
+            masks = f"SELECT {inner} FROM {events} AS e WHERE {filters} GROUP BY e.person_key"
             masks = (
                 "SELECT "
                 + ", ".join(f"x.{c}, x.{c} AS {r}" for c, r in zip(cms, rms, strict=True))
@@ -190,7 +190,7 @@ def _masked_counts(request: RetentionRequest, tables: Tables, first: date, avail
         else:
             parts = [f"BIT_OR({b}) AS {c}" for b, c in zip(bits(index, start_cond), cms, strict=True)]
             parts += [f"BIT_OR({b}) AS {r}" for b, r in zip(bits(index, return_cond), rms, strict=True)]
-            masks = f"SELECT {', '.join(parts)} FROM {events} AS e WHERE {filters} GROUP BY e.person_id"
+            masks = f"SELECT {', '.join(parts)} FROM {events} AS e WHERE {filters} GROUP BY e.person_key"
     columns = [f"COALESCE(m.{c}, 0)" for c in cms] + [f"COALESCE(m.{r}, 0)" for r in rms]
     member = " OR ".join(f"COALESCE(m.{c}, 0) <> 0" for c in cms)
     statement = (
@@ -262,34 +262,35 @@ def _joined_counts(request: RetentionRequest, tables: Tables) -> Counts:
     if request.mode == "first_time":
         filters = " AND ".join(["TRUE", *scope_conditions(request, tables, params)])
         cohorts = (
-            "cohorts AS (SELECT person_id, CAST(date_trunc('" + trunc + "', first_ts) AS DATE) AS c FROM ("
-            f"SELECT e.person_id, MIN(e.ts) AS first_ts FROM {events} AS e WHERE {filters} AND {start_cond} "
-            f"GROUP BY e.person_id) AS f WHERE first_ts >= {params.ts(start)} AND first_ts < "
+            "cohorts AS (SELECT person_key, CAST(date_trunc('" + trunc + "', first_ts) AS DATE) AS c FROM ("
+            f"SELECT e.person_key, MIN(e.ts) AS first_ts FROM {events} AS e WHERE {filters} AND {start_cond} "
+            f"GROUP BY e.person_key) AS f WHERE first_ts >= {params.ts(start)} AND first_ts < "
             f"{params.ts(end)})"
         )
     else:
         filters = " AND ".join(scope_conditions(request, tables, params, start=start, end=end))
         cohorts = (
-            f"cohorts AS (SELECT DISTINCT e.person_id, {bucket} AS c FROM {events} AS e "
+            f"cohorts AS (SELECT DISTINCT e.person_key, {bucket} AS c FROM {events} AS e "
             f"WHERE {filters} AND {start_cond})"
         )
     return_filters = " AND ".join(scope_conditions(request, tables, params, start=start, end=end))
     returns = (
-        f"returns AS (SELECT DISTINCT e.person_id, {bucket} AS r FROM {events} AS e "
+        f"returns AS (SELECT DISTINCT e.person_key, {bucket} AS r FROM {events} AS e "
         f"WHERE {return_filters} AND {return_cond})"
     )
     # Cohort and return rows are distinct (person, period) pairs, so plain counts count people.
     if request.cumulative:
         ctes = (
-            f"{cohorts}, {returns}, latest AS (SELECT c.c AS c, c.person_id, MAX(r.r) AS r FROM cohorts AS c "
-            "JOIN returns AS r ON r.person_id = c.person_id AND r.r > c.c GROUP BY c.c, c.person_id)"
+            f"{cohorts}, {returns}, latest AS (SELECT c.c AS c, c.person_key, MAX(r.r) AS r "
+            "FROM cohorts AS c "
+            "JOIN returns AS r ON r.person_key = c.person_key AND r.r > c.c GROUP BY c.c, c.person_key)"
         )
         select = "SELECT 'return' AS kind, c, r, COUNT(*) AS n FROM latest GROUP BY c, r"
     else:
         ctes = f"{cohorts}, {returns}"
         select = (
             "SELECT 'return' AS kind, c.c AS c, r.r AS r, COUNT(*) AS n FROM cohorts AS c "
-            "JOIN returns AS r ON r.person_id = c.person_id AND r.r > c.c GROUP BY c.c, r.r"
+            "JOIN returns AS r ON r.person_key = c.person_key AND r.r > c.c GROUP BY c.c, r.r"
         )
     sizes_select = "SELECT 'size' AS kind, c, CAST(NULL AS DATE), COUNT(*) FROM cohorts GROUP BY c"
     statement = f"WITH {ctes} {select} UNION ALL {sizes_select}"

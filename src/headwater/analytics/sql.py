@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from headwater.analytics.errors import ApiError
 from headwater.warehouse.engines.base import Engine, QueryResult
 from headwater.warehouse.engines.render import QueryError, quote_ident
 from headwater.warehouse.errors import WarehouseError
 
-__all__ = ["Params", "Tables", "day_start", "run"]
+__all__ = ["Params", "Tables", "day_start", "person_ids", "run", "run_arrow"]
 
 
 class Params:
@@ -86,6 +88,14 @@ def run(engine: Engine, statement: str, params: Params | Mapping[str, Any] | Non
         raise ApiError(f"the warehouse could not answer: {error}", None, status=503) from error
 
 
+def run_arrow(engine: Engine, statement: str, params: Params) -> pa.Table:
+    """`run`, with the rows as one Arrow table (for reports finished in numpy)."""
+    try:
+        return engine.query_arrow(engine.sql(statement), params=params.values)
+    except (QueryError, WarehouseError) as error:
+        raise ApiError(f"the warehouse could not answer: {error}", None, status=503) from error
+
+
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of `day`: every date in the API is a UTC calendar day."""
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -94,3 +104,41 @@ def day_start(day: date) -> datetime:
 def range_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     """[from 00:00, to + 1 day 00:00) in UTC: both dates are inclusive."""
     return day_start(date_from), day_start(date_to) + timedelta(days=1)
+
+
+def person_ids(
+    tables: Tables, keys: Iterable[int], date_from: date | None = None, date_to: date | None = None
+) -> dict[int, str]:
+    """The person ids behind `person_key` values (reports count persons by the integer key).
+
+    `user_profiles` holds one row per person and answers most; a person it lacks (events after the
+    profiles' as-of date) is looked up in the events of the report's range.
+    """
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    params = Params()
+    found = {
+        int(key): str(person)
+        for key, person in run(
+            tables.engine,
+            f"SELECT person_key, person_id FROM {tables.model('user_profiles')} "
+            f"WHERE person_key = ANY({params.bind(wanted)})",
+            params,
+        ).rows
+    }
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        params = Params()
+        scope = [f"person_key = ANY({params.bind(missing)})"]
+        if date_from is not None and date_to is not None:
+            start, end = range_bounds(date_from, date_to)
+            scope += [f"ts >= {params.ts(start)}", f"ts < {params.ts(end)}"]
+        rows = run(
+            tables.engine,
+            f"SELECT DISTINCT person_key, person_id FROM {tables.model('events_sessionized')} "
+            f"WHERE {' AND '.join(scope)}",
+            params,
+        ).rows
+        found.update({int(key): str(person) for key, person in rows})
+    return found

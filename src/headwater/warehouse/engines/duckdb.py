@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +46,8 @@ from headwater.warehouse.errors import RowsRefused, WarehouseError, WarehouseUna
 from headwater.warehouse.model import AbstractType
 
 __all__ = ["DUCKDB_TYPES", "DuckDBEngine"]
+
+_Result = TypeVar("_Result")
 
 DUCKDB_TYPES: Final[dict[AbstractType, str]] = {
     "int": "BIGINT",
@@ -334,6 +336,26 @@ class DuckDBEngine:
     ) -> QueryResult:
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
+
+        def take(cursor: duckdb.DuckDBPyConnection) -> QueryResult:
+            if params is None:
+                cursor.execute(statement)
+            else:
+                cursor.execute(statement, dict(params))
+            columns = [str(column[0]) for column in cursor.description or []]
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
+            return QueryResult(columns=columns, rows=list(rows))
+
+        return self._read(statement, take)
+
+    def query_arrow(self, statement: str, *, params: Mapping[str, Any] | None = None) -> pa.Table:
+        # Through a relation: Arrow taken from an executed DB-API cursor is one more copy of the rows.
+        return self._read(
+            statement, lambda cursor: cursor.sql(statement, params=dict(params or {})).to_arrow_table()
+        )
+
+    def _read(self, statement: str, take: Callable[[duckdb.DuckDBPyConnection], _Result]) -> _Result:
+        """`take` runs the read on a cursor of its own, in a transaction that is always rolled back."""
         check_read_only(statement, self.dialect)
         with self._query_lock:
             root = self._query_root
@@ -347,13 +369,7 @@ class DuckDBEngine:
             cursor.execute("SET TimeZone = 'UTC'")
             cursor.execute("BEGIN TRANSACTION")
             self._set_search_path(cursor)
-            if params is None:
-                cursor.execute(statement)
-            else:
-                cursor.execute(statement, dict(params))
-            columns = [str(column[0]) for column in cursor.description or []]
-            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
-            return QueryResult(columns=columns, rows=list(rows))
+            return take(cursor)
         except _QUERY_UNAVAILABLE as error:
             raise self._classify(error) from error
         except duckdb.Error as error:

@@ -31,9 +31,9 @@ PostgreSQL enforces, with `search_path` set to the default namespace and `public
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -54,6 +54,8 @@ from headwater.warehouse.errors import RowsRefused, WarehouseError, WarehouseUna
 from headwater.warehouse.model import AbstractType
 
 __all__ = ["POSTGRES_TYPES", "PostgresEngine", "abstract_type"]
+
+_Result = TypeVar("_Result")
 
 POSTGRES_TYPES: Final[dict[AbstractType, str]] = {
     "int": "bigint",
@@ -317,6 +319,29 @@ class PostgresEngine:
     ) -> QueryResult:
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
+
+        def take(cursor: psycopg.Cursor[Any]) -> QueryResult:
+            rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
+            columns = [column.name for column in cursor.description or []]
+            return QueryResult(columns=columns, rows=list(rows))
+
+        return self._read(statement, params, take)
+
+    def query_arrow(self, statement: str, *, params: Mapping[str, Any] | None = None) -> pa.Table:
+        def take(cursor: psycopg.Cursor[Any]) -> pa.Table:
+            rows = cursor.fetchall()
+            columns = [column.name for column in cursor.description or []]
+            return pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+
+        return self._read(statement, params, take)
+
+    def _read(
+        self,
+        statement: str,
+        params: Mapping[str, Any] | None,
+        take: Callable[[psycopg.Cursor[Any]], _Result],
+    ) -> _Result:
+        """Run a read in a read-only transaction on a connection of its own."""
         streamable = check_read_only(statement, self.dialect)
         conn = self._connect()
         try:
@@ -332,9 +357,7 @@ class PostgresEngine:
                 # With params the statement comes from `sql` (literal `%` doubled), so it must go
                 # through psycopg's parameter processing; without, it is a person's raw SQL.
                 cursor.execute(statement, dict(params) if params is not None else None)
-                rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit) if limit else []
-                columns = [column.name for column in cursor.description or []]
-            return QueryResult(columns=columns, rows=list(rows))
+                return take(cursor)
         except psycopg.Error as error:
             if error.sqlstate == "25006":  # read_only_sql_transaction
                 raise QueryRefused(f"only reads are allowed here: {error}") from error

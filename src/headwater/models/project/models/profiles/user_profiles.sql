@@ -196,6 +196,7 @@ persons as (
 profiles as (
     select
         p.person_id,
+        {{ hw_person_key('p.person_id') }} as person_key,
         u.user_id,
         coalesce(i.n_anonymous_ids, 0) as n_anonymous_ids,
         em.email,

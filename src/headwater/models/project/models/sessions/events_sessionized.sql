@@ -183,6 +183,7 @@ select
   s.order_id,
   s.currency,
   coalesce(by_anonymous.person_id, by_user.person_id, s.device_id) as person_id,
+  {{ hw_person_key('coalesce(by_anonymous.person_id, by_user.person_id, s.device_id)') }} as person_key,
   e.session_id,
   cast(e.session_index as bigint) as session_index,
   cast(e.event_index as bigint) as event_index,
