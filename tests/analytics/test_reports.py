@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+import headwater.analytics.paths as paths_module
 from tests.analytics.conftest import post
 
 R1 = {"from": "2024-01-01", "to": "2024-01-04", "period": "day"}
@@ -64,6 +65,15 @@ def links(result: dict[str, Any]) -> dict[tuple[str, str], int]:
     return {(link["source"], link["target"]): link["value"] for link in result["links"]}
 
 
+@pytest.fixture(params=["dense", "sorted"])
+def key_counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths count (step, item, next) keys in a dense table when there are few items, else by
+    sorting them: run each paths test both ways."""
+    if request.param == "sorted":
+        monkeypatch.setattr(paths_module, "_DENSE_KEYS", 0)
+
+
+@pytest.mark.usefixtures("key_counting")
 def test_paths_p1(api: httpx.Client) -> None:
     result = post(api, "paths", P1)
     # 4 session paths: A / /pricing /signup (repeat collapsed), B / /pricing, C / /blog, C / /pricing.
@@ -75,6 +85,7 @@ def test_paths_p1(api: httpx.Client) -> None:
     assert pricing["average_conversion_time_s"] == pytest.approx((120 + 300 + 60) / 3)
 
 
+@pytest.mark.usefixtures("key_counting")
 def test_paths_from_start_and_to_end(api: httpx.Client) -> None:
     after = post(api, "paths", {**P1, "start": "/pricing"})
     assert links(after) == {("1_/pricing", "2_/signup"): 1}

@@ -251,3 +251,29 @@ def test_a_person_left_without_devices_loses_its_attribution_rows(tmp_path: Path
         assert {row["person_id"] for row in warehouse.rows("attribution_paths")} == {"U2", "U3"}
         warehouse.build(full_refresh=True, variables=AS_OF)
         assert_same(incremental, snapshot(warehouse, tables))
+
+
+def test_a_person_left_with_server_sessions_only_loses_its_open_path(tmp_path: Path) -> None:
+    """A person whose recomputed attribution is empty, though they still have sessions, keeps no rows.
+
+    U1 browses on A1 (a touch, so a non-converting path) and also has a server-side event. A1 then
+    signs in as U2 and moves to U2; U1 keeps only the server-side session, which is no touchpoint,
+    so U1 has no path any more. Replacing only the persons with new rows would leave U1's old one.
+    """
+    first = [
+        page("p1", at("09:00"), "A1", "/", user_id="U1"),
+        track("t1", at("09:30"), None, "Server Side", user_id="U1"),
+    ]
+    second = [track("s1", at("12:00"), "A1", "Signed In", user_id="U2")]
+    tables = ["attribution_touches", "attribution_credits", "attribution_paths"]
+    with model_warehouse("duckdb", tmp_path) as warehouse:
+        warehouse.load(first, loaded_at=FIRST_LOAD)
+        warehouse.build(variables=AS_OF)
+        assert {row["person_id"] for row in warehouse.rows("attribution_paths")} == {"U1"}
+        warehouse.load(second, loaded_at=FIRST_LOAD + timedelta(minutes=10))
+        warehouse.build(variables=AS_OF)
+        incremental = snapshot(warehouse, tables)
+        assert {row["person_id"] for row in warehouse.rows("sessions")} == {"U1", "U2"}
+        assert {row["person_id"] for row in warehouse.rows("attribution_paths")} == {"U2"}
+        warehouse.build(full_refresh=True, variables=AS_OF)
+        assert_same(incremental, snapshot(warehouse, tables))

@@ -8,6 +8,9 @@ last `steps` items up to the first occurrence of `end`, or from the session's be
 keyed `<step>_<item>`; a link's value is the number of session paths taking it, with the average
 time between the two items. The `edge_limit` heaviest links are kept, then only those reachable from
 a step-1 node.
+
+Events at the same instant are taken in the order of their items' text (any fixed order would do;
+this one needs no id column). The events come back from one sorted query, the walk over them is numpy.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from headwater.analytics.sql import Params, Tables, range_bounds, run_arrow
 __all__ = ["SESSION_GAP_SECONDS", "paths"]
 
 SESSION_GAP_SECONDS = 1800
+
+# Largest (step, item, next item) key space counted in a dense table rather than by sorting the keys.
+_DENSE_KEYS = 1 << 22
 
 _ITEMS = {
     "pages": ("e.page_path", "e.event_type = 'page'"),
@@ -124,8 +130,15 @@ def _links(
     gap[:-1] = np.where(linked[:-1], times[1:] - times[:-1], 0.0)
     width = int(items.max()) + 1
     key = (step[cut].astype(np.int64) * width + items[cut]) * width + target[cut]
-    groups, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    seconds = np.bincount(inverse, weights=gap[cut], minlength=len(groups))
+    space = (steps + 1) * width * width
+    if space <= _DENSE_KEYS:  # few distinct items: count straight into a table of every key
+        counted = np.bincount(key, minlength=space)
+        groups = np.flatnonzero(counted)
+        counts = counted[groups]
+        seconds = np.bincount(key, weights=gap[cut], minlength=space)[groups]
+    else:
+        groups, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        seconds = np.bincount(inverse, weights=gap[cut], minlength=len(groups))
     out = []
     for group, count, total in zip(groups.tolist(), counts.tolist(), seconds.tolist(), strict=True):
         rest, to = divmod(group, width)

@@ -1,6 +1,8 @@
 {#- The composite grains of the incremental tables hold (an incremental bug would show as duplicates).
     Only what this run could have duplicated is read: the devices device_days redid in this run (all
-    of them on a full refresh) and the as-of date user_features_daily writes. -#}
+    of them on a full refresh) and the as-of dates user_features_daily wrote in this run (none on
+    most hourly runs, when reading its processed_at costs nothing: every row group's newest time is
+    older than the run). -#}
 with redone_devices as (
     select distinct device_id
     from {{ ref('device_days') }}
@@ -16,6 +18,6 @@ having count(*) > 1
 union all
 select 'user_features_daily', person_id, cast(as_of as {{ dbt.type_string() }}), feature_name, count(*)
 from {{ ref('user_features_daily') }}
-where as_of = {{ hw_marts_as_of_date() }}
+where as_of in (select distinct as_of from {{ ref('user_features_daily') }} where processed_at >= {{ hw_run_ts() }})
 group by person_id, as_of, feature_name
 having count(*) > 1

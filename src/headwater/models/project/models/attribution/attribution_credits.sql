@@ -11,18 +11,37 @@
       position_based    n = 1: 1; n = 2: 1/2 each; n >= 3: 0.4 to k = 1 and k = n, 0.2/(n - 2) to each other
       time_decay        w_k = 2^(-Δk / H), Δk = conversion time − touch time in days,
                         H = var('headwater_time_decay_half_life_days'); credit w_k / Σw
-    Only touches with credit > 0 are written. revenue_credit = credit × the conversion's revenue. -#}
-{{ config(materialized='table') }}
+    Only touches with credit > 0 are written. revenue_credit = credit × the conversion's revenue.
+    Incremental by person, like attribution_touches (macros/hw_person_batches.sql). -#}
+-- depends_on: {{ ref('sessions') }}
+-- depends_on: {{ ref('conversions') }}
+{{ config(
+    materialized='incremental',
+    unique_key='person_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ hw_person_batch_delete() }}",
+) }}
 
 {%- set half_life_days = var('headwater_time_decay_half_life_days', 7) | float -%}
 
-with touches as (
+with
+{%- if is_incremental() %}
+batch as (
+    {{ hw_person_batch(this) }}
+),
+{%- endif %}
+
+touches as (
     select
         *,
         row_number() over (partition by conversion_id order by touch_ts, touch_session_id) as raw_index,
         lag(channel) over (partition by conversion_id order by touch_ts, touch_session_id) as prev_channel,
         lag(campaign) over (partition by conversion_id order by touch_ts, touch_session_id) as prev_campaign
     from {{ ref('attribution_touches') }}
+    {%- if is_incremental() %}
+    where person_id in (select person_id from batch)
+    {%- endif %}
 ),
 
 collapsed as (
@@ -103,6 +122,7 @@ select
     medium,
     campaign,
     cast(credit as double precision) as credit,
-    cast(credit * revenue as double precision) as revenue_credit
+    cast(credit * revenue as double precision) as revenue_credit,
+    {{ hw_run_ts() }} as processed_at
 from credits
 where credit > 0

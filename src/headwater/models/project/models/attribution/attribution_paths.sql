@@ -3,12 +3,28 @@
     Converting paths: one per conversion, its touches (attribution_touches) with consecutive repeats
     of the same channel collapsed, ending at the conversion. Non-converting paths: one per person
     who has touches after their last conversion (or never converted): those touches within the
-    lookback window before the last of them, collapsed the same way, ending at that last touch. -#}
-{{ config(materialized='table') }}
+    lookback window before the last of them, collapsed the same way, ending at that last touch.
+    Incremental by person, like attribution_touches (macros/hw_person_batches.sql); a person left
+    without any session loses their non-converting path in the pre-hook. -#}
+-- depends_on: {{ ref('sessions') }}
+{{ config(
+    materialized='incremental',
+    unique_key='person_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ hw_person_batch_delete() }}",
+) }}
 
 {%- set lookback_days = var('headwater_attribution_lookback_days', 30) | int -%}
 
-with converting_touches as (
+with
+{%- if is_incremental() %}
+batch as (
+    {{ hw_person_batch(this) }}
+),
+{%- endif %}
+
+converting_touches as (
     select
         conversion_id as path_id,
         person_id,
@@ -20,12 +36,18 @@ with converting_touches as (
         touch_ts,
         channel
     from {{ ref('attribution_touches') }}
+    {%- if is_incremental() %}
+    where person_id in (select person_id from batch)
+    {%- endif %}
 ),
 
 last_conversion as (
     select person_id, max(ts) as last_conversion_ts
     from {{ ref('conversions') }}
     where person_id is not null
+    {%- if is_incremental() %}
+        and person_id in (select person_id from batch)
+    {%- endif %}
     group by person_id
 ),
 
@@ -33,7 +55,10 @@ open_touches as (
     select t.person_id, t.session_id, t.ts, t.channel
     from {{ ref('touchpoints') }} as t
     left join last_conversion as c on c.person_id = t.person_id
-    where c.last_conversion_ts is null or t.ts > c.last_conversion_ts
+    where (c.last_conversion_ts is null or t.ts > c.last_conversion_ts)
+    {%- if is_incremental() %}
+        and t.person_id in (select person_id from batch)
+    {%- endif %}
 ),
 
 open_path_end as (
@@ -81,6 +106,7 @@ select
     {{ dbt.listagg('channel', "' > '", 'order by touch_ts, touch_session_id') }} as path,
     count(*) as n_touches,
     converted,
-    cast(max(revenue) as double precision) as revenue
+    cast(max(revenue) as double precision) as revenue,
+    {{ hw_run_ts() }} as processed_at
 from collapsed
 group by converted, path_id, person_id, conversion_id, path_end_ts

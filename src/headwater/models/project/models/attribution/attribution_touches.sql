@@ -1,15 +1,34 @@
 {#- Conversion × touch before any collapsing: the person's touches that started within the lookback
     window before the conversion (lookback_days before it, up to and including its time). A
     conversion with no such touch (e.g. sent server-side only) gets its own session as the single
-    touch, so every conversion carries credit somewhere. -#}
-{{ config(materialized='table') }}
+    touch, so every conversion carries credit somewhere.
+
+    Incremental by person (macros/hw_person_batches.sql): a run redoes the persons whose sessions
+    were rebuilt since its last run (delete+insert on person_id). -#}
+{{ config(
+    materialized='incremental',
+    unique_key='person_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ hw_person_batch_delete() }}",
+) }}
 
 {%- set lookback_days = var('headwater_attribution_lookback_days', 30) | int -%}
 
-with conversions as (
+with
+{%- if is_incremental() %}
+batch as (
+    {{ hw_person_batch(this) }}
+),
+{%- endif %}
+
+conversions as (
     select conversion_id, person_id, session_id, ts as conversion_ts, coalesce(revenue, 0) as revenue
     from {{ ref('conversions') }}
     where person_id is not null
+    {%- if is_incremental() %}
+        and person_id in (select person_id from batch)
+    {%- endif %}
 ),
 
 in_window as (
@@ -48,6 +67,6 @@ own_session as (
     where not exists (select 1 from in_window as w where w.conversion_id = c.conversion_id)
 )
 
-select * from in_window
+select *, {{ hw_run_ts() }} as processed_at from in_window
 union all
-select * from own_session
+select *, {{ hw_run_ts() }} as processed_at from own_session

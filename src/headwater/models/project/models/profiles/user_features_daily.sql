@@ -60,7 +60,8 @@ union all
 {%- endfor %}
 )
 
-select * from snapshot
+select snapshot.*, {{ hw_run_ts() }} as processed_at
+from snapshot
 {%- if not write_snapshot %}
 where 1 = 0
 {%- endif %}
