@@ -166,8 +166,12 @@ def test_incremental_runs_equal_a_full_rebuild(stream: list[tuple[int, RawEvent]
         assert_same(incremental, snapshot(warehouse, everything))
 
 
-def test_late_events_identity_changes_and_backfill(tmp_path: Path) -> None:
-    """A fixed stream with each case once, then a backfill run that changes nothing but bookkeeping."""
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_late_events_identity_changes_and_backfill(kind: str, tmp_path: Path) -> None:
+    """A fixed stream with each case once, then a backfill run that changes nothing but bookkeeping.
+
+    On both engines: the incremental models' SQL (delete+insert, watermarks, backfill ranges)
+    differs between them."""
     first = [
         page("x1", at("09:00"), "A1", "/"),
         page("x2", at("09:40"), "A1", "/b"),  # 40 min after x1: its own session
@@ -180,7 +184,7 @@ def test_late_events_identity_changes_and_backfill(tmp_path: Path) -> None:
         RawEvent("alias", "y3", at("10:01"), anonymous_id="A2", user_id="UA", previous_id="UB"),  # UB -> UA
         page("y4", at("09:50"), "A2", "/x"),  # continues A2's session? 50 min after 09:00: new session
     ]
-    with model_warehouse("duckdb", tmp_path) as warehouse:
+    with model_warehouse(kind, tmp_path) as warehouse:
         warehouse.load(first, loaded_at=FIRST_LOAD)
         warehouse.build(select=CORE)
         before = warehouse.rows("sessions", where="device_id = 'A1'", order_by="session_start")
@@ -253,7 +257,8 @@ def test_a_person_left_without_devices_loses_its_attribution_rows(tmp_path: Path
         assert_same(incremental, snapshot(warehouse, tables))
 
 
-def test_a_person_left_with_server_sessions_only_loses_its_open_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
+def test_a_person_left_with_server_sessions_only_loses_its_open_path(kind: str, tmp_path: Path) -> None:
     """A person whose recomputed attribution is empty, though they still have sessions, keeps no rows.
 
     U1 browses on A1 (a touch, so a non-converting path) and also has a server-side event. A1 then
@@ -266,7 +271,7 @@ def test_a_person_left_with_server_sessions_only_loses_its_open_path(tmp_path: P
     ]
     second = [track("s1", at("12:00"), "A1", "Signed In", user_id="U2")]
     tables = ["attribution_touches", "attribution_credits", "attribution_paths"]
-    with model_warehouse("duckdb", tmp_path) as warehouse:
+    with model_warehouse(kind, tmp_path) as warehouse:
         warehouse.load(first, loaded_at=FIRST_LOAD)
         warehouse.build(variables=AS_OF)
         assert {row["person_id"] for row in warehouse.rows("attribution_paths")} == {"U1"}

@@ -83,9 +83,11 @@ ranked_sessions as (
         medium,
         utm_campaign,
         landing_path,
-        row_number() over (partition by person_id order by session_start, session_id) as first_rank,
-        row_number() over (partition by person_id order by session_start desc, session_id desc) as last_rank
+        -- one sort gives both ends: the last session is the one whose rank equals the person's count
+        row_number() over person_sessions as first_rank,
+        count(*) over (person_sessions rows between unbounded preceding and unbounded following) as n_sessions
     from client_sessions
+    window person_sessions as (partition by person_id order by session_start, session_id)
 ),
 
 session_counts as (
@@ -240,7 +242,7 @@ profiles as (
     left join last_order as lo on lo.person_id = p.person_id
     left join cart_stats as cs on cs.person_id = p.person_id
     left join ranked_sessions as fs on fs.person_id = p.person_id and fs.first_rank = 1
-    left join ranked_sessions as ls on ls.person_id = p.person_id and ls.last_rank = 1
+    left join ranked_sessions as ls on ls.person_id = p.person_id and ls.first_rank = ls.n_sessions
 ),
 
 rfm as (
