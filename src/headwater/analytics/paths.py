@@ -137,8 +137,9 @@ def _links(
         counts = counted[groups]
         seconds = np.bincount(key, weights=gap[cut], minlength=space)[groups]
     else:
-        groups, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        seconds = np.bincount(inverse, weights=gap[cut], minlength=len(groups))
+        found = np.unique(key, return_inverse=True, return_counts=True)
+        groups, counts = found[0], found[2]
+        seconds = np.bincount(found[1], weights=gap[cut], minlength=len(groups))
     out = []
     for group, count, total in zip(groups.tolist(), counts.tolist(), seconds.tolist(), strict=True):
         rest, to = divmod(group, width)
