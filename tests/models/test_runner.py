@@ -289,3 +289,11 @@ def test_requests_are_checked() -> None:
         {"kind": "backfill", "start": "2026-01-01", "end": "2026-01-08", "select": "a b"}
     )
     assert parsed.select == ("a", "b") and parsed.end == date(2026, 1, 8)
+
+
+def test_runs_send_no_usage_stats_to_dbt_labs(runs: Runs) -> None:
+    """dbt reports every invocation to dbt Labs unless told not to; a self-hosted pipeline must not."""
+    from dbt import tracking
+
+    assert runs.first.status == "success"
+    assert tracking.active_user is not None and tracking.active_user.do_not_track

@@ -68,6 +68,8 @@ def invoke_dbt(
     if command and command[0] not in _NO_TARGET_PATH:
         args += ["--target-path", str(work_dir / "target")]
     args += [
+        # A self-hosted pipeline does not report its runs to dbt Labs (dbt's default is to try).
+        "--no-send-anonymous-usage-stats",
         "--log-path",
         str(work_dir / "logs"),
         "--log-level",
