@@ -11,7 +11,7 @@ Failures are sorted by what they mean. A warehouse or stage that is down or refu
 while the log keeps accepting. Data the engine refuses (`RowsRefused`) is split in halves, in log
 order, until the events at fault are alone; each then goes to `_headwater.failed_events` with the
 engine's reason, and the rest load normally. Splitting by prefix keeps every committed offset
-exact.
+exact. What a batch lets in (parsing, failed-event records, the messageId window) is intake.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from headwater.log.base import Consumer, EventLog
@@ -39,6 +38,13 @@ from headwater.warehouse.errors import (
     StagingError,
     WarehouseError,
     WarehouseUnavailable,
+)
+from headwater.warehouse.intake import (
+    drop_duplicates,
+    failed_event,
+    iso_millis,
+    parse_items,
+    remember_ids,
 )
 from headwater.warehouse.model import AbstractType, SourceInfo
 from headwater.warehouse.naming import Namer
@@ -80,12 +86,8 @@ def _pause(point: str) -> None:
         time.sleep(seconds)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def _now_iso() -> str:
-    return _iso(datetime.now(UTC))
+    return iso_millis(datetime.now(UTC))
 
 
 class _Laps:
@@ -99,11 +101,6 @@ class _Laps:
         now = time.perf_counter()
         self._totals[phase] = self._totals.get(phase, 0.0) + now - self._last
         self._last = now
-
-
-def _reason_key(reason: str) -> str:
-    """A short label for counting failures: the reason up to its first detail."""
-    return reason.split(":", 1)[0][:60]
 
 
 class Loader:
@@ -371,33 +368,10 @@ class Loader:
                     or item.offset >= done.get(item.partition, 0)
                 ]
                 offsets = {p: max(o, done.get(p, 0)) for p, o in offsets.items()}
-            failures: list[FailedEvent] = []
-            events: list[tuple[Item, dict[str, Any], str | None, str | None]] = []
-            for item in items:
-                if refused is not None:
-                    failures.append(self._failure(item, f"refused by the warehouse: {refused}", None))
-                    continue
-                try:
-                    event = orjson.loads(item.payload)
-                except orjson.JSONDecodeError as error:
-                    failures.append(self._failure(item, f"payload is not JSON: {error}", None))
-                    continue
-                if not isinstance(event, dict):
-                    failures.append(self._failure(item, "payload is not a JSON object", None))
-                    continue
-                message_id = event.get("messageId")
-                received_at = event.get("receivedAt")
-                events.append(
-                    (
-                        item,
-                        event,
-                        message_id if isinstance(message_id, str) else None,
-                        received_at if isinstance(received_at, str) else None,
-                    )
-                )
+            events, failures = parse_items(items, refused)
             clock.lap("parse")
             if window > 0 and events:
-                events, duplicates = self._drop_duplicates(events, window)
+                events, duplicates = drop_duplicates(self.engine, self.bookkeeping, events, window)
             clock.lap("dedup")
             uuid_ts = _now_iso()
             builder = BatchBuilder(self._schema, uuid_ts)
@@ -408,7 +382,7 @@ class Loader:
                 try:
                     rows = self.transformer.rows(event, self._source(item.source_id))
                 except EventRejected as rejected:
-                    failures.append(self._failure(item, str(rejected), event))
+                    failures.append(failed_event(item, str(rejected), event))
                     continue
                 builder.add(rows)
                 loaded += 1
@@ -441,7 +415,7 @@ class Loader:
             staged = uploads.result()
             clock.lap("stage_wait")
             if window > 0 and loaded_ids:
-                self._remember_ids(loaded_ids)
+                remember_ids(self.engine, loaded_ids)
             committed_at = _now_iso()
             if failures and kind == "log":
                 self.bookkeeping.record_failed(failures, load_id, committed_at)
@@ -484,7 +458,9 @@ class Loader:
             tables=tables,
             failures=failures,
         )
-        self._count(outcome, failures)
+        self.stats.record(outcome)
+        if self._on_load is not None:
+            self._on_load(outcome)
         return outcome
 
     def _after_commit(
@@ -512,7 +488,7 @@ class Loader:
         window = self.settings.dedup_window_hours
         try:
             if window > 0:
-                cutoff = _iso(datetime.now(UTC) - timedelta(hours=window))
+                cutoff = iso_millis(datetime.now(UTC) - timedelta(hours=window))
                 with self.lock, self.engine.transaction():
                     self.bookkeeping.expire_ids(cutoff)
             # Loads that never committed (killed mid-load) are retried under a new id, so their files are
@@ -532,103 +508,6 @@ class Loader:
             total = len(self._schema.get(table, {})) + len(columns)
             if total > limit:
                 raise RowsRefused(f"table {table} would have {total} columns, more than {limit}")
-
-    def _drop_duplicates(
-        self, events: list[tuple[Item, dict[str, Any], str | None, str | None]], window_hours: float
-    ) -> tuple[list[tuple[Item, dict[str, Any], str | None, str | None]], int]:
-        """Keep the first of each messageId in the batch and drop ids loaded within the window."""
-        seen: set[str] = set()
-        kept = []
-        earliest: str | None = None
-        for entry in events:
-            message_id = entry[2]
-            if message_id is not None:
-                if message_id in seen:
-                    continue
-                seen.add(message_id)
-            received_at = entry[3]
-            if received_at is not None and (earliest is None or received_at < earliest):
-                earliest = received_at
-            kept.append(entry)
-        duplicates = len(events) - len(kept)
-        if seen:
-            self.engine.register("hw_batch_ids", pa.table({"id": pa.array(list(seen), pa.string())}))
-            reference = _parse_iso(earliest) or datetime.now(UTC)
-            known = self.bookkeeping.known_ids(_iso(reference - timedelta(hours=window_hours)))
-            if known:
-                before = len(kept)
-                kept = [entry for entry in kept if entry[2] not in known]
-                duplicates += before - len(kept)
-        return kept, duplicates
-
-    def _remember_ids(self, loaded_ids: list[tuple[str, str]]) -> None:
-        ids, received = zip(*loaded_ids, strict=True)
-        data = pa.table(
-            {
-                "id": pa.array(ids, pa.string()),
-                "received_at": pa.array(received, pa.string()).cast(pa.timestamp("ms", tz="UTC")),
-            }
-        )
-        self.engine.register("hw_new_ids", data)
-        self.engine.execute(
-            self.engine.sql(
-                "INSERT INTO _headwater.message_ids (id, received_at) SELECT id, received_at FROM hw_new_ids"
-            )
-        )
-
-    def _failure(self, item: Item, reason: str, event: dict[str, Any] | None) -> FailedEvent:
-        message_id = received_at = None
-        if event is None and item.replay_of is None:
-            try:
-                parsed = orjson.loads(item.payload)
-            except orjson.JSONDecodeError:
-                parsed = None
-            event = parsed if isinstance(parsed, dict) else None
-        if event is not None:
-            raw_id = event.get("messageId")
-            raw_received = event.get("receivedAt")
-            message_id = raw_id if isinstance(raw_id, str) else None
-            received_at = raw_received if isinstance(raw_received, str) else None
-        elif item.replay_of is not None:
-            message_id = item.replay_of.message_id
-        log.warning(
-            "event failed",
-            extra={
-                "message_id": message_id,
-                "source_id": item.source_id,
-                "partition": item.partition,
-                "offset": item.offset,
-                "reason": reason,
-            },
-        )
-        return FailedEvent(
-            message_id=message_id,
-            source_id=item.source_id,
-            partition=item.partition,
-            offset=item.offset,
-            reason=reason,
-            payload=item.payload,
-            received_at=received_at,
-        )
-
-    def _count(self, outcome: LoadOutcome, failures: Iterable[FailedEvent]) -> None:
-        stats = self.stats
-        stats.state = "running"
-        stats.loads += 1
-        stats.events_loaded += outcome.loaded
-        stats.duplicates += outcome.duplicates
-        stats.failed += outcome.failed
-        stats.discards += outcome.discards
-        stats.rows += outcome.rows
-        stats.staged_files += outcome.staged_files
-        stats.staged_bytes += outcome.staged_bytes
-        stats.last_load_at = time.time()
-        stats.last_load_id = outcome.load_id
-        for failure in failures:
-            key = _reason_key(failure.reason)
-            stats.failures_by_reason[key] = stats.failures_by_reason.get(key, 0) + 1
-        if self._on_load is not None:
-            self._on_load(outcome)
 
     # -- replay -----------------------------------------------------------------------------------
 
@@ -668,12 +547,3 @@ class Loader:
                 loaded += outcome.loaded
                 still.extend((f.message_id, f.reason) for f in outcome.failures)
             return ReplayReport(len(chosen), loaded, still, last_id)
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -6,6 +6,7 @@ without the loading machinery.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,24 @@ class LoaderStats:
     last_error_at: float | None = None
     failures_by_reason: dict[str, int] = field(default_factory=dict)
     state: str = "starting"
+
+    def record(self, outcome: LoadOutcome) -> None:
+        """Add one committed load to the totals."""
+        self.state = "running"
+        self.loads += 1
+        self.events_loaded += outcome.loaded
+        self.duplicates += outcome.duplicates
+        self.failed += outcome.failed
+        self.discards += outcome.discards
+        self.rows += outcome.rows
+        self.staged_files += outcome.staged_files
+        self.staged_bytes += outcome.staged_bytes
+        self.last_load_at = time.time()
+        self.last_load_id = outcome.load_id
+        for failure in outcome.failures:
+            # counted by the reason up to its first detail
+            key = failure.reason.split(":", 1)[0][:60]
+            self.failures_by_reason[key] = self.failures_by_reason.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
