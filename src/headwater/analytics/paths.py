@@ -74,7 +74,7 @@ def paths(request: PathsRequest, tables: Tables) -> dict[str, Any]:
     ):
         names[int(code)] = str(text)
     anchor_text = request.start if request.start is not None else request.end
-    anchor = names.index(anchor_text) if anchor_text is not None and anchor_text in names[1:] else -1
+    anchor = names.index(anchor_text, 1) if anchor_text is not None and anchor_text in names[1:] else -1
     rows = _links(
         pk[names_at:],
         table.column("es").to_numpy()[names_at:],
